@@ -1,0 +1,160 @@
+//! The cache key: a hash over everything that decides which token is the right one.
+//!
+//! Two runs share a cache entry only if they would ask the same service, in the same region,
+//! at the same endpoint, for the same sorted targets, as the same identity. The identity is
+//! approximated by a fingerprint of every input the credential chain reads (the `AWS_*`
+//! variables and the shared config, credentials and web-identity token files), so changing
+//! profile, keys, role or SSO settings can never serve another identity's token.
+
+use sha2::{Digest, Sha256};
+
+use crate::env::{self, Env};
+use crate::target::Targets;
+
+/// Bump when the meaning of a key or the entry format changes; old entries then simply miss.
+pub const SCHEMA: u32 = 1;
+
+/// What a key is made of, kept in the entry so that `cache list` can show it and a read can
+/// double-check that an entry really belongs to the key it was found under.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyMeta {
+    pub service: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub profile: String,
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheKey {
+    /// 32 hex digits (128 bits of SHA-256): the entry's file name.
+    pub id: String,
+    pub meta: KeyMeta,
+}
+
+impl CacheKey {
+    pub fn new(
+        targets: &Targets,
+        region: &str,
+        endpoint: Option<&str>,
+        profile: &str,
+        identity: &Fingerprint,
+    ) -> Self {
+        let meta = KeyMeta {
+            service: targets.service().name().to_owned(),
+            region: region.to_owned(),
+            endpoint: endpoint.map(str::to_owned),
+            profile: profile.to_owned(),
+            targets: targets.names().into_iter().map(str::to_owned).collect(),
+        };
+        let mut h = Sha256::new();
+        h.update(format!("redshift-idc-token cache key, schema {SCHEMA}\0"));
+        for part in [
+            meta.service.as_str(),
+            meta.region.as_str(),
+            meta.endpoint.as_deref().unwrap_or("-"),
+            meta.profile.as_str(),
+        ] {
+            field(&mut h, part.as_bytes());
+        }
+        field(&mut h, meta.targets.join(",").as_bytes());
+        field(&mut h, &identity.0);
+        CacheKey {
+            id: hex::encode(&h.finalize()[..16]),
+            meta,
+        }
+    }
+}
+
+/// A length-prefixed field, so that no two different tuples hash the same bytes.
+fn field(h: &mut Sha256, bytes: &[u8]) {
+    h.update((bytes.len() as u64).to_le_bytes());
+    h.update(bytes);
+}
+
+/// A one-way digest of the credential chain's inputs. It holds no secret in readable form.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Fingerprint([u8; 32]);
+
+impl std::fmt::Debug for Fingerprint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fingerprint({}...)", hex::encode(&self.0[..4]))
+    }
+}
+
+impl Fingerprint {
+    /// Reads the inputs of the credential chain. A file that is missing or unreadable counts
+    /// as absent (and differs from any content).
+    pub fn of(env: &Env) -> Self {
+        let mut h = Sha256::new();
+        for (k, v) in env.aws_vars() {
+            field(&mut h, k.as_bytes());
+            field(&mut h, v.as_bytes());
+        }
+        field(&mut h, env.get(env::HOME).unwrap_or_default().as_bytes());
+        let files = [
+            env.config_file(),
+            env.credentials_file(),
+            env.get(env::AWS_WEB_IDENTITY_TOKEN_FILE).map(Into::into),
+        ];
+        for file in files {
+            match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(bytes) => {
+                    h.update([1]);
+                    field(&mut h, &bytes);
+                }
+                None => h.update([0]),
+            }
+        }
+        Fingerprint(h.finalize().into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::ClusterId;
+
+    fn targets(ids: &[&str]) -> Targets {
+        Targets::clusters(ids.iter().map(|s| s.parse::<ClusterId>().unwrap()).collect()).unwrap()
+    }
+
+    #[test]
+    fn every_input_changes_the_key() {
+        let fp = Fingerprint::of(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "A")]));
+        let base = CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp);
+        assert_eq!(base.id.len(), 32);
+        assert_eq!(
+            base,
+            CacheKey::new(&targets(&["b", "a"]), "us-east-1", None, "default", &fp),
+            "target order does not matter"
+        );
+        let fp2 = Fingerprint::of(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "B")]));
+        let others = [
+            CacheKey::new(&targets(&["a"]), "us-east-1", None, "default", &fp),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-2", None, "default", &fp),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-1", Some("http://x"), "default", &fp),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "dev", &fp),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp2),
+        ];
+        for o in others {
+            assert_ne!(base.id, o.id, "{:?}", o.meta);
+        }
+    }
+
+    #[test]
+    fn config_file_contents_change_the_fingerprint() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        let path = cfg.to_str().unwrap();
+        let env = Env::from_pairs([("AWS_CONFIG_FILE", path)]);
+        let missing = Fingerprint::of(&env);
+        std::fs::write(&cfg, "").unwrap();
+        let empty = Fingerprint::of(&env);
+        std::fs::write(&cfg, "[default]\nrole_arn=x\n").unwrap();
+        let role = Fingerprint::of(&env);
+        assert_ne!(missing, empty);
+        assert_ne!(empty, role);
+        assert_eq!(role, Fingerprint::of(&env));
+    }
+}

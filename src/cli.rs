@@ -1,0 +1,199 @@
+//! The command line, as clap definitions only.
+//!
+//! Targets are parsed into their validated types while clap parses (`value_parser`), so a bad
+//! cluster id is reported as a usage error naming the value and the rule. Turning these raw
+//! arguments into the settings the rest of the program uses happens once, in `settings.rs`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::output::Format;
+use crate::target::{ClusterId, WorkgroupName};
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  internal error (a bug, or stdout could not be written)
+  2  usage: bad arguments or targets, unparsable --host, no region
+  3  credentials: none found, expired, or rejected by AWS
+  4  denied: not identity-enhanced, access denied, cluster/workgroup not found or unavailable
+  5  transient: throttling, AWS-side failure, bad reply, network failure, --timeout reached";
+
+/// Fetch an IAM Identity Center auth token for Amazon Redshift and print it for drivers.
+///
+/// Calls GetIdentityCenterAuthToken (Redshift or Redshift Serverless) with the AWS credentials
+/// found the standard way, caches the token until shortly before it expires, and prints it in
+/// the format a JDBC, ODBC or Python driver, or a shell, takes.
+#[derive(Debug, Parser)]
+#[command(name = "redshift-idc-token", version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub token: TokenArgs,
+
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args, Clone)]
+pub struct GlobalArgs {
+    /// More diagnostics on stderr (-v: what was resolved and where the token came from;
+    /// -vv: SDK detail). Never prints a token or secret key.
+    #[arg(long, short = 'v', action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Cache directory [default: the user's cache directory + /redshift-idc-token].
+    #[arg(long, value_name = "DIR", env = crate::env::CACHE_DIR, global = true)]
+    pub cache_dir: Option<PathBuf>,
+}
+
+/// What to fetch a token for, and how.
+#[derive(Debug, Args, Clone, Default)]
+pub struct TokenArgs {
+    /// Provisioned cluster id (repeatable, or comma-separated); calls Redshift.
+    #[arg(long = "cluster-id", value_name = "ID", value_delimiter = ',', value_parser = parse_cluster_id,
+          conflicts_with_all = ["workgroups", "host"])]
+    pub clusters: Vec<ClusterId>,
+
+    /// Serverless workgroup name (repeatable, or comma-separated); calls Redshift Serverless.
+    #[arg(long = "workgroup", value_name = "NAME", value_delimiter = ',', value_parser = parse_workgroup,
+          conflicts_with = "host")]
+    pub workgroups: Vec<WorkgroupName>,
+
+    /// Redshift endpoint host name, host:port or jdbc:redshift:// URL to derive the target and
+    /// region from (e.g. mycluster.abc123.us-east-1.redshift.amazonaws.com).
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
+
+    /// AWS region [default: from --host, AWS_REGION, or the profile].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Named profile from the shared AWS config [default: AWS_PROFILE, or "default"].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// Endpoint URL of the AWS API [default: AWS_ENDPOINT_URL_REDSHIFT(_SERVERLESS),
+    /// AWS_ENDPOINT_URL, or the service's regional endpoint].
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+
+    /// Upper bound, in seconds, for the whole run: credentials, retries, lock waits.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    /// Serve a cached token only while at least this many seconds of it remain.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub min_validity: u64,
+
+    /// Neither read nor write the cache.
+    #[arg(long, conflicts_with = "force_refresh")]
+    pub no_cache: bool,
+
+    /// Fetch a new token even if a fresh one is cached, and cache it.
+    #[arg(long)]
+    pub force_refresh: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Inspect or clear the token cache.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Run a command with the token in its environment (REDSHIFT_IDC_TOKEN,
+    /// REDSHIFT_IDC_TOKEN_TYPE, REDSHIFT_IDC_TOKEN_EXPIRATION), never in its arguments.
+    Exec(ExecArgs),
+    /// Check credentials, region, endpoint, targets and cache step by step, then make one call.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff).
+    Man,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Print the cache directory.
+    Path,
+    /// List cached entries (never the tokens).
+    List {
+        /// One JSON object per entry instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove all entries, or those matching every filter given.
+    Clear(CacheFilter),
+}
+
+/// Filters for `cache clear`.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CacheFilter {
+    /// Only entries for this cluster id or workgroup name.
+    #[arg(long, value_name = "NAME")]
+    pub target: Option<String>,
+    /// Only entries for this region.
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// Only entries for this profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// The command to run, after `--`.
+    #[arg(required = true, last = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub token: TokenArgs,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_cluster_id(s: &str) -> Result<ClusterId, String> {
+    s.parse().map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
+}
+
+fn parse_workgroup(s: &str) -> Result<WorkgroupName, String> {
+    s.parse().map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn definitions_are_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn comma_lists_and_repeats() {
+        let cli = Cli::try_parse_from(["x", "--cluster-id", "a,b", "--cluster-id", "c"]).unwrap();
+        assert_eq!(cli.token.clusters.len(), 3);
+        let err = Cli::try_parse_from(["x", "--cluster-id", "a--b"]).unwrap_err();
+        assert!(err.to_string().contains("invalid value 'a--b' for '--cluster-id <ID>': must not contain two consecutive hyphens"), "{err}");
+        assert!(Cli::try_parse_from(["x", "--cluster-id", "a", "--workgroup", "abc"]).is_err());
+    }
+}

@@ -1,0 +1,96 @@
+//! Every environment variable the program reads, by name, and a snapshot of the environment
+//! taken once at start-up.
+//!
+//! Code below `main` never calls `std::env::var`: it gets an `Env` value, so tests can hand it
+//! any environment, and what the program depends on is listed here in one place.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+pub const AWS_PROFILE: &str = "AWS_PROFILE";
+pub const AWS_REGION: &str = "AWS_REGION";
+pub const AWS_DEFAULT_REGION: &str = "AWS_DEFAULT_REGION";
+pub const AWS_CONFIG_FILE: &str = "AWS_CONFIG_FILE";
+pub const AWS_SHARED_CREDENTIALS_FILE: &str = "AWS_SHARED_CREDENTIALS_FILE";
+pub const AWS_ENDPOINT_URL: &str = "AWS_ENDPOINT_URL";
+pub const AWS_ENDPOINT_URL_REDSHIFT: &str = "AWS_ENDPOINT_URL_REDSHIFT";
+pub const AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS: &str = "AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS";
+pub const AWS_IGNORE_CONFIGURED_ENDPOINT_URLS: &str = "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS";
+pub const AWS_EC2_METADATA_DISABLED: &str = "AWS_EC2_METADATA_DISABLED";
+pub const AWS_WEB_IDENTITY_TOKEN_FILE: &str = "AWS_WEB_IDENTITY_TOKEN_FILE";
+pub const AWS_ACCESS_KEY_ID: &str = "AWS_ACCESS_KEY_ID";
+pub const AWS_SECRET_ACCESS_KEY: &str = "AWS_SECRET_ACCESS_KEY";
+pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
+pub const HOME: &str = "HOME";
+/// Overrides the cache directory (as `--cache-dir` does).
+pub const CACHE_DIR: &str = "REDSHIFT_IDC_TOKEN_CACHE_DIR";
+/// A `tracing` filter for diagnostics beyond `-v`/`-vv` (e.g. `aws_config=debug`).
+pub const LOG: &str = "REDSHIFT_IDC_TOKEN_LOG";
+
+/// The process environment, as read once at start-up (variables that are not UTF-8 are
+/// ignored, as the AWS SDK ignores them).
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    vars: BTreeMap<String, String>,
+}
+
+impl Env {
+    pub fn from_process() -> Self {
+        Env {
+            vars: std::env::vars_os()
+                .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+                .collect(),
+        }
+    }
+
+    pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Self {
+        Env {
+            vars: pairs
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        }
+    }
+
+    /// A variable's value; empty values count as unset, as in the AWS SDKs.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
+    }
+
+    pub fn is_true(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    }
+
+    /// All `AWS_*` variables, sorted by name: what can change which identity is used.
+    pub fn aws_vars(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.vars
+            .iter()
+            .filter(|(k, _)| k.starts_with("AWS_"))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+    }
+
+    pub fn home(&self) -> Option<PathBuf> {
+        self.get(HOME).map(PathBuf::from)
+    }
+
+    /// The shared config file, as the SDK finds it.
+    pub fn config_file(&self) -> Option<PathBuf> {
+        self.get(AWS_CONFIG_FILE)
+            .map(expand_home(self))
+            .or_else(|| self.home().map(|h| h.join(".aws").join("config")))
+    }
+
+    /// The shared credentials file, as the SDK finds it.
+    pub fn credentials_file(&self) -> Option<PathBuf> {
+        self.get(AWS_SHARED_CREDENTIALS_FILE)
+            .map(expand_home(self))
+            .or_else(|| self.home().map(|h| h.join(".aws").join("credentials")))
+    }
+}
+
+fn expand_home(env: &Env) -> impl Fn(&str) -> PathBuf + '_ {
+    move |p| match (p.strip_prefix("~/"), env.home()) {
+        (Some(rest), Some(home)) => home.join(rest),
+        _ => PathBuf::from(p),
+    }
+}

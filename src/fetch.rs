@@ -1,0 +1,315 @@
+//! The network boundary: the two `GetIdentityCenterAuthToken` calls behind one small trait.
+//!
+//! `Fetch` is synchronous on purpose. The cache logic calls it while holding a file lock and
+//! can be tested with a fake; only the AWS implementation builds a tokio runtime, the HTTP
+//! client and the credential chain, and it does so only when a token must really be fetched.
+//! This module also turns SDK errors into our `Error`, by error code, with messages that say
+//! what to do.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_sdk_redshift::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_types::region::Region;
+use tracing::{debug, info};
+
+use crate::error::{Error, one_line};
+use crate::settings::TokenRequest;
+use crate::target::{Service, Targets};
+use crate::token::{AuthToken, rfc3339};
+
+/// One call to make: the request and the region it goes to.
+#[derive(Debug, Clone, Copy)]
+pub struct Call<'a> {
+    pub request: &'a TokenRequest,
+    pub region: &'a str,
+    /// The whole run's deadline (`--timeout`); the call must give up by then.
+    pub deadline: Instant,
+}
+
+/// Where tokens come from.
+pub trait Fetch {
+    /// Fetches a new token for `call`.
+    fn fetch(&self, call: Call<'_>) -> Result<AuthToken, Error>;
+
+    /// The region from sources that need more than the environment and config file (e.g. the
+    /// instance metadata service), for when none was found offline.
+    fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String>;
+}
+
+/// The real thing: aws-config's credential chain and the AWS SDK clients.
+#[derive(Debug, Default)]
+pub struct AwsFetcher;
+
+/// How long the metadata service may take to tell a region before we give up on it.
+const REGION_DISCOVERY_LIMIT: Duration = Duration::from_secs(3);
+/// Connecting to the endpoint should be quick; a dead endpoint should fail fast enough for
+/// the SDK to retry within the run's time limit.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Fetch for AwsFetcher {
+    fn fetch(&self, call: Call<'_>) -> Result<AuthToken, Error> {
+        let seconds = call.request.timeout.as_secs();
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
+        runtime()?.block_on(async {
+            tokio::time::timeout(remaining, fetch(call, remaining))
+                .await
+                .unwrap_or(Err(Error::Timeout {
+                    seconds,
+                    during: "fetching the token",
+                }))
+        })
+    }
+
+    fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String> {
+        let limit = deadline
+            .saturating_duration_since(Instant::now())
+            .min(REGION_DISCOVERY_LIMIT);
+        let rt = runtime().ok()?;
+        rt.block_on(async {
+            let chain = aws_config::default_provider::region::DefaultRegionChain::builder()
+                .profile_name(request.profile_name())
+                .build();
+            tokio::time::timeout(limit, chain.region())
+                .await
+                .ok()
+                .flatten()
+                .map(|r| r.to_string())
+        })
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
+}
+
+async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> {
+    let req = call.request;
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(call.region.to_owned()))
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(CONNECT_TIMEOUT.min(remaining))
+                .operation_timeout(remaining)
+                .build(),
+        );
+    if let Some(p) = &req.profile {
+        loader = loader.profile_name(&p.value);
+    }
+    if let Some(e) = &req.endpoint {
+        loader = loader.endpoint_url(&e.value);
+    }
+    let config = loader.load().await;
+
+    // Resolve credentials ourselves, before the call, so that "none found", "expired" and
+    // "the provider failed" each get their own message instead of a generic dispatch failure.
+    let started = Instant::now();
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::NoCredentials {
+            detail: "no credential provider configured".into(),
+        })?;
+    let creds = provider
+        .provide_credentials()
+        .await
+        .map_err(|e| credentials_error(e, req.timeout.as_secs()))?;
+    info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        temporary = creds.session_token().is_some(),
+        expires = creds.expiry().map(rfc3339).as_deref().unwrap_or("never"),
+        "resolved AWS credentials"
+    );
+    if let Some(expiry) = creds.expiry()
+        && expiry <= SystemTime::now()
+    {
+        return Err(Error::ExpiredCredentials {
+            provider: "the credential chain".into(),
+            expired_at: rfc3339(expiry),
+        });
+    }
+    let creds = SharedCredentialsProvider::new(creds);
+
+    let started = Instant::now();
+    let service = req.service();
+    let reply = match &req.targets {
+        Targets::Clusters(ids) => {
+            let conf = aws_sdk_redshift::config::Builder::from(&config)
+                .credentials_provider(creds)
+                .build();
+            aws_sdk_redshift::Client::from_conf(conf)
+                .get_identity_center_auth_token()
+                .set_cluster_ids(Some(ids.iter().map(|i| i.as_str().to_owned()).collect()))
+                .send()
+                .await
+                .map(|o| (o.token, o.expiration_time))
+                .map_err(|e| sdk_error(e, call))?
+        }
+        Targets::Workgroups(names) => {
+            let conf = aws_sdk_redshiftserverless::config::Builder::from(&config)
+                .credentials_provider(creds)
+                .build();
+            aws_sdk_redshiftserverless::Client::from_conf(conf)
+                .get_identity_center_auth_token()
+                .set_workgroup_names(Some(names.iter().map(|n| n.as_str().to_owned()).collect()))
+                .send()
+                .await
+                .map(|o| (o.token, o.expiration_time))
+                .map_err(|e| sdk_error(e, call))?
+        }
+    };
+    info!(
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        service = service.name(),
+        "GetIdentityCenterAuthToken answered"
+    );
+    let (token, expiration) = reply;
+    let expiration = expiration.and_then(|d| SystemTime::try_from(d).ok());
+    AuthToken::from_reply(token, expiration, SystemTime::now()).map_err(|p| Error::BadReply {
+        service: service.name(),
+        problem: p.to_string(),
+    })
+}
+
+fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
+    let detail = one_line(&DisplayErrorContext(&e).to_string());
+    debug!(%detail, "credential provider failed");
+    match e {
+        CredentialsError::CredentialsNotLoaded(_) => Error::NoCredentials { detail },
+        CredentialsError::ProviderTimedOut(_) => Error::Timeout {
+            seconds: timeout,
+            during: "resolving AWS credentials",
+        },
+        _ => Error::CredentialsProvider { detail },
+    }
+}
+
+/// Maps any SDK error of either operation to our error, by the AWS error code.
+fn sdk_error<E>(e: SdkError<E, HttpResponse>, call: Call<'_>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let service = call.request.service();
+    let endpoint = call
+        .request
+        .endpoint
+        .as_ref()
+        .map_or_else(|| format!("{} in {}", service.name(), call.region), |e| e.value.clone());
+    match e {
+        SdkError::ServiceError(ctx) => {
+            let status = ctx.raw().status().as_u16();
+            let err = ctx.err();
+            let code = err.code().unwrap_or_default().to_owned();
+            let message = one_line(err.message().unwrap_or("no message"));
+            debug!(status, %code, %message, "service error");
+            service_error(service, call.region, status, code, message)
+        }
+        SdkError::TimeoutError(_) => Error::Timeout {
+            seconds: call.request.timeout.as_secs(),
+            during: "waiting for AWS",
+        },
+        SdkError::DispatchFailure(d) if d.is_timeout() => Error::Timeout {
+            seconds: call.request.timeout.as_secs(),
+            during: "connecting to AWS",
+        },
+        SdkError::DispatchFailure(d) => Error::Network {
+            endpoint,
+            detail: one_line(&match d.as_connector_error() {
+                Some(c) => DisplayErrorContext(c).to_string(),
+                None => "dispatch failure".to_owned(),
+            }),
+        },
+        // The reply's body could hold a token; say only what failed, never the body.
+        SdkError::ResponseError(r) => Error::BadReply {
+            service: service.name(),
+            problem: format!(
+                "HTTP {} with a body that is not a valid {} reply",
+                r.raw().status().as_u16(),
+                match service {
+                    Service::Redshift => "XML",
+                    Service::Serverless => "JSON",
+                }
+            ),
+        },
+        other => Error::Internal(format!(
+            "could not build the request: {}",
+            one_line(&DisplayErrorContext(&other).to_string())
+        )),
+    }
+}
+
+/// The error for an AWS error code: the modeled errors of both operations, plus the common
+/// AWS-wide codes for bad credentials and throttling.
+pub fn service_error(
+    service: Service,
+    region: &str,
+    status: u16,
+    code: String,
+    message: String,
+) -> Error {
+    let what = match service {
+        Service::Redshift => "cluster",
+        Service::Serverless => "workgroup",
+    };
+    match code.as_str() {
+        "UnsupportedOperation" | "UnsupportedOperationFault" => {
+            Error::NotIdentityEnhanced { code, message }
+        }
+        "AccessDenied" | "AccessDeniedException" | "AccessDeniedFault" | "UnauthorizedOperation" => {
+            Error::AccessDenied {
+                code,
+                message,
+                action: match service {
+                    Service::Redshift => "redshift:GetIdentityCenterAuthToken",
+                    Service::Serverless => "redshift-serverless:GetIdentityCenterAuthToken",
+                },
+                resource: match service {
+                    Service::Redshift => "cluster ARN",
+                    Service::Serverless => "workgroup ARN",
+                },
+            }
+        }
+        "ClusterNotFound" | "ClusterNotFoundFault" | "ResourceNotFoundException" => {
+            Error::TargetNotFound {
+                code,
+                message,
+                what,
+                region: region.to_owned(),
+            }
+        }
+        "InvalidClusterState" | "InvalidClusterStateFault" | "ConflictException" => {
+            Error::TargetState {
+                code,
+                message,
+                what,
+            }
+        }
+        "RedshiftInvalidParameter" | "ValidationException" | "DryRunException"
+        | "InvalidParameterValue" | "InvalidParameterCombination" => {
+            Error::InvalidRequest { code, message }
+        }
+        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
+            Error::Throttled { code, message }
+        }
+        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "InvalidClientTokenId"
+        | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidSignatureException"
+        | "IncompleteSignature" | "MissingAuthenticationToken" | "AuthFailure" => {
+            Error::RejectedCredentials { code, message }
+        }
+        "InternalServerException" | "InternalFailure" | "InternalError" | "ServiceUnavailable" => {
+            Error::ServiceFailure { code, message }
+        }
+        "" => Error::ServiceFailure {
+            code: format!("HTTP {status}"),
+            message,
+        },
+        _ if status >= 500 => Error::ServiceFailure { code, message },
+        _ => Error::InvalidRequest { code, message },
+    }
+}

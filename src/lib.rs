@@ -1,0 +1,19 @@
+//! redshift-idc-token: fetch an IAM Identity Center auth token for Amazon Redshift and print
+//! it for database drivers.
+//!
+//! The binary is a thin `main` around [`app::main`]; the modules are public so that the
+//! integration tests and fuzz targets can reach the parsers and the cache codec.
+
+pub mod app;
+pub mod cache;
+pub mod cli;
+pub mod env;
+pub mod error;
+pub mod exec;
+pub mod fetch;
+pub mod logging;
+pub mod obtain;
+pub mod output;
+pub mod settings;
+pub mod target;
+pub mod token;

@@ -1,0 +1,289 @@
+//! Raw arguments turned, once, into validated settings: the targets, and the region, profile
+//! and endpoint resolved the way aws-config resolves them, without touching the network.
+//!
+//! Resolving these offline is what lets a cache hit answer without building the SDK: the
+//! cache key needs the region and profile, and reading a few variables and one small INI file
+//! is cheap. Only when no region is found offline does the program ask the SDK's full chain
+//! (which may query the instance metadata service).
+
+use std::path::Path;
+use std::time::Duration;
+
+use crate::cli::TokenArgs;
+use crate::env::{self, Env};
+use crate::error::Error;
+use crate::target::{self, Service, Targets};
+
+/// How the cache takes part in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheMode {
+    /// Serve a fresh cached token, else fetch and store.
+    Use,
+    /// Fetch, then store.
+    Refresh,
+    /// Neither read nor write.
+    Off,
+}
+
+/// Where a setting came from, for `-v` and `doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced<T> {
+    pub value: T,
+    pub from: &'static str,
+}
+
+/// A validated request for a token.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub targets: Targets,
+    /// The region, if it could be resolved offline.
+    pub region: Option<Sourced<String>>,
+    /// The profile name explicitly chosen (`--profile` or `AWS_PROFILE`), if any.
+    pub profile: Option<Sourced<String>>,
+    /// An endpoint override (`--endpoint-url` or the endpoint variables), if any.
+    pub endpoint: Option<Sourced<String>>,
+    pub timeout: Duration,
+    pub min_validity: Duration,
+    pub cache: CacheMode,
+}
+
+impl TokenRequest {
+    pub fn service(&self) -> Service {
+        self.targets.service()
+    }
+
+    /// The profile whose settings apply: the chosen one or `default`.
+    pub fn profile_name(&self) -> &str {
+        self.profile.as_ref().map_or("default", |p| p.value.as_str())
+    }
+}
+
+impl TokenRequest {
+    pub fn from_args(args: &TokenArgs, env: &Env) -> Result<Self, Error> {
+        let mut host_region = None;
+        let targets = if let Some(host) = &args.host {
+            let parsed = target::parse_host(host)?;
+            host_region = Some(parsed.region);
+            parsed.targets
+        } else if !args.workgroups.is_empty() {
+            Targets::workgroups(args.workgroups.clone())?
+        } else {
+            Targets::clusters(args.clusters.clone())?
+        };
+
+        if let Some(r) = &args.region
+            && !target::is_region(r)
+        {
+            return Err(Error::Usage(format!(
+                "invalid region '{}': expected a region name such as us-east-1",
+                target::printable(r)
+            )));
+        }
+        if let Some(p) = &args.profile
+            && (p.is_empty() || p.chars().any(|c| c.is_control() || c == ']'))
+        {
+            return Err(Error::Usage(format!(
+                "invalid profile name '{}': must be non-empty, without ']' or control characters",
+                target::printable(p)
+            )));
+        }
+
+        let profile = sourced(args.profile.clone(), "--profile")
+            .or_else(|| sourced(env.get(env::AWS_PROFILE).map(str::to_owned), env::AWS_PROFILE));
+        let profile_name = profile.as_ref().map_or("default", |p| p.value.as_str());
+
+        let region = sourced(args.region.clone(), "--region")
+            // The host names the region the cluster lives in; any other region would answer
+            // ClusterNotFound, so it wins over the general defaults.
+            .or_else(|| sourced(host_region, "--host"))
+            .or_else(|| sourced(env.get(env::AWS_REGION).map(str::to_owned), env::AWS_REGION))
+            .or_else(|| {
+                sourced(
+                    env.get(env::AWS_DEFAULT_REGION).map(str::to_owned),
+                    env::AWS_DEFAULT_REGION,
+                )
+            })
+            .or_else(|| {
+                let file = env.config_file()?;
+                sourced(profile_setting(&file, profile_name, "region"), "profile")
+            });
+
+        let endpoint = match &args.endpoint_url {
+            Some(url) => Some(Sourced {
+                value: url.clone(),
+                from: "--endpoint-url",
+            }),
+            None => endpoint_from_env(targets.service(), env),
+        };
+        if let Some(e) = &endpoint
+            && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
+        {
+            return Err(Error::Usage(format!(
+                "invalid endpoint URL '{}' (from {}): must start with http:// or https://",
+                target::printable(&e.value),
+                e.from
+            )));
+        }
+
+        let cache = match (args.no_cache, args.force_refresh) {
+            (true, _) => CacheMode::Off,
+            (false, true) => CacheMode::Refresh,
+            (false, false) => CacheMode::Use,
+        };
+        Ok(TokenRequest {
+            targets,
+            region,
+            profile,
+            endpoint,
+            timeout: Duration::from_secs(args.timeout),
+            min_validity: Duration::from_secs(args.min_validity),
+            cache,
+        })
+    }
+}
+
+fn sourced(value: Option<String>, from: &'static str) -> Option<Sourced<String>> {
+    value.map(|value| Sourced { value, from })
+}
+
+/// The service-specific endpoint variable wins over the general one, as in the AWS SDKs.
+fn endpoint_from_env(service: Service, env: &Env) -> Option<Sourced<String>> {
+    if env.is_true(env::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) {
+        return None;
+    }
+    let specific = match service {
+        Service::Redshift => env::AWS_ENDPOINT_URL_REDSHIFT,
+        Service::Serverless => env::AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS,
+    };
+    [specific, env::AWS_ENDPOINT_URL]
+        .into_iter()
+        .find_map(|name| sourced(env.get(name).map(str::to_owned), name))
+}
+
+/// A key of one profile in the shared config file (`[default]` or `[profile NAME]`), read the
+/// way aws-config reads it: later sections with the same name add to earlier ones, keys are
+/// case-insensitive, `#` and `;` start comments. A missing or unreadable file has no settings.
+pub fn profile_setting(file: &Path, profile: &str, key: &str) -> Option<String> {
+    let text = std::fs::read_to_string(file).ok()?;
+    let mut in_profile = false;
+    let mut found = None;
+    for line in text.lines() {
+        let line = line.trim();
+        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
+            continue;
+        }
+        if let Some(section) = line.strip_prefix('[') {
+            let name = section.split(']').next().unwrap_or_default().trim();
+            let name = match name.strip_prefix("profile") {
+                Some(rest) if rest.starts_with([' ', '\t']) => rest.trim(),
+                _ if name == "default" => "default",
+                _ => {
+                    in_profile = false;
+                    continue;
+                }
+            };
+            in_profile = name == profile;
+            continue;
+        }
+        if in_profile
+            && let Some((k, v)) = line.split_once('=')
+            && k.trim().eq_ignore_ascii_case(key)
+        {
+            let v = v.split(" #").next().unwrap_or_default().trim();
+            found = (!v.is_empty()).then(|| v.to_owned());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
+        let mut a = TokenArgs {
+            clusters: vec!["c1".parse().unwrap()],
+            timeout: 30,
+            min_validity: 300,
+            ..TokenArgs::default()
+        };
+        f(&mut a);
+        a
+    }
+
+    #[test]
+    fn region_precedence() {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(
+            &cfg,
+            "[default]\nregion = eu-west-1\n[profile dev]\nregion=ap-south-1 # mumbai\n",
+        )
+        .unwrap();
+        let cfg_s = cfg.to_str().unwrap();
+        let env = Env::from_pairs([("AWS_CONFIG_FILE", cfg_s)]);
+        let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
+        assert_eq!(r.region.unwrap(), Sourced { value: "eu-west-1".into(), from: "profile" });
+
+        let env = Env::from_pairs([("AWS_CONFIG_FILE", cfg_s), ("AWS_PROFILE", "dev")]);
+        let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
+        assert_eq!(r.region.as_ref().unwrap().value, "ap-south-1");
+        assert_eq!(r.profile_name(), "dev");
+
+        let env = Env::from_pairs([("AWS_CONFIG_FILE", cfg_s), ("AWS_REGION", "us-west-1")]);
+        let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
+        assert_eq!(r.region.unwrap().from, "AWS_REGION");
+
+        let host = "c.x.us-east-2.redshift.amazonaws.com".to_owned();
+        let r = TokenRequest::from_args(&args(|a| a.host = Some(host.clone())), &env).unwrap();
+        assert_eq!(r.region.unwrap().value, "us-east-2");
+
+        let r = TokenRequest::from_args(
+            &args(|a| {
+                a.host = Some(host);
+                a.region = Some("eu-north-1".into())
+            }),
+            &env,
+        )
+        .unwrap();
+        assert_eq!(r.region.unwrap().value, "eu-north-1");
+
+        let env = Env::from_pairs([("HOME", dir.path().to_str().unwrap())]);
+        assert!(TokenRequest::from_args(&args(|_| {}), &env).unwrap().region.is_none());
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let env = Env::from_pairs([
+            ("AWS_ENDPOINT_URL", "http://general"),
+            ("AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS", "http://rss"),
+        ]);
+        let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
+        assert_eq!(r.endpoint.unwrap().value, "http://general");
+        let wg = |a: &mut TokenArgs| {
+            a.clusters.clear();
+            a.workgroups = vec!["wg1".parse().unwrap()];
+        };
+        let r = TokenRequest::from_args(&args(wg), &env).unwrap();
+        assert_eq!(r.endpoint.unwrap().value, "http://rss");
+        let r = TokenRequest::from_args(&args(|a| a.endpoint_url = Some("https://x".into())), &env)
+            .unwrap();
+        assert_eq!(r.endpoint.unwrap().from, "--endpoint-url");
+        let err = TokenRequest::from_args(&args(|a| a.endpoint_url = Some("ftp://x".into())), &env)
+            .unwrap_err();
+        assert!(err.to_string().contains("must start with http:// or https://"));
+    }
+
+    #[test]
+    fn bad_region_and_no_targets() {
+        let env = Env::default();
+        let err = TokenRequest::from_args(&args(|a| a.region = Some("Mars".into())), &env)
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "invalid region 'Mars': expected a region name such as us-east-1"
+        );
+        let err = TokenRequest::from_args(&args(|a| a.clusters.clear()), &env).unwrap_err();
+        assert_eq!(err.to_string(), "no target given: pass --cluster-id, --workgroup or --host");
+    }
+}

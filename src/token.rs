@@ -1,0 +1,152 @@
+//! The token and its lifetime, in types that keep the secret out of logs and error messages.
+//!
+//! `Secret` has no `Display`, a `Debug` that prints a placeholder, zeroizes its memory on drop,
+//! and hands out its contents only through `expose()`, so every place that reads a secret is
+//! visible in a grep.
+
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use zeroize::Zeroizing;
+
+/// A secret string: a token, or an AWS secret key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Secret(Zeroizing::new(value))
+    }
+
+    /// The secret itself. Callers must not log or format it into an error.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// The largest token we accept: real ones are a few KiB; anything near this is not a token.
+pub const MAX_TOKEN_LEN: usize = 64 * 1024;
+
+/// The token type the drivers' `IdpTokenAuthPlugin` expects for these tokens.
+pub const TOKEN_TYPE: &str = "SUBJECT_TOKEN";
+
+/// A token as returned by `GetIdentityCenterAuthToken`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthToken {
+    pub token: Secret,
+    /// When the service says the token stops working; `None` if the reply had no expiration
+    /// (such a token is printed, flagged, and never cached).
+    pub expiration: Option<SystemTime>,
+}
+
+/// Why a token in a reply is unusable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenProblem {
+    #[error("the reply has no token")]
+    Missing,
+    #[error("the reply's token is empty")]
+    Empty,
+    #[error("the reply's token is longer than {MAX_TOKEN_LEN} bytes")]
+    TooLong,
+    #[error("the reply's token contains a NUL or line-break character")]
+    BadCharacter,
+    #[error("the reply's token expired already, at {0}")]
+    Expired(String),
+}
+
+impl AuthToken {
+    /// Checks a reply's token before anyone sees it: a token that cannot be passed to a driver
+    /// intact (empty, huge, with NUL or line breaks that would split a properties line) or that
+    /// is already expired is an error, not output.
+    pub fn from_reply(
+        token: Option<String>,
+        expiration: Option<SystemTime>,
+        now: SystemTime,
+    ) -> Result<Self, TokenProblem> {
+        let token = Secret::new(token.ok_or(TokenProblem::Missing)?);
+        let t = token.expose();
+        if t.is_empty() {
+            return Err(TokenProblem::Empty);
+        }
+        if t.len() > MAX_TOKEN_LEN {
+            return Err(TokenProblem::TooLong);
+        }
+        if t.contains(['\0', '\n', '\r']) {
+            return Err(TokenProblem::BadCharacter);
+        }
+        if let Some(exp) = expiration
+            && exp <= now
+        {
+            return Err(TokenProblem::Expired(rfc3339(exp)));
+        }
+        Ok(AuthToken { token, expiration })
+    }
+
+    /// Time left before expiration, zero once expired, `None` when unknown.
+    pub fn remaining(&self, now: SystemTime) -> Option<Duration> {
+        self.expiration
+            .map(|e| e.duration_since(now).unwrap_or(Duration::ZERO))
+    }
+}
+
+/// `2026-11-23T04:58:31Z`: RFC 3339, UTC, whole seconds.
+pub fn rfc3339(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t).replace_nanosecond(0).unwrap_or_else(|_| t.into());
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "invalid-time".to_owned())
+}
+
+/// Parses an RFC 3339 time, as written by [`rfc3339`].
+pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
+    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SENTINEL: &str = "SENTINEL-TOKEN-0123456789";
+
+    #[test]
+    fn debug_never_shows_the_secret() {
+        let t = AuthToken::from_reply(Some(SENTINEL.into()), None, SystemTime::now()).unwrap();
+        assert!(!format!("{t:?}").contains(SENTINEL));
+        assert!(!format!("{:?}", t.token).contains(SENTINEL));
+        assert_eq!(t.token.expose(), SENTINEL);
+    }
+
+    #[test]
+    fn reply_checks() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let chk = |t: Option<&str>, e| AuthToken::from_reply(t.map(str::to_owned), e, now);
+        assert_eq!(chk(None, None), Err(TokenProblem::Missing));
+        assert_eq!(chk(Some(""), None), Err(TokenProblem::Empty));
+        assert_eq!(chk(Some("a\nb"), None), Err(TokenProblem::BadCharacter));
+        assert_eq!(chk(Some(&"x".repeat(MAX_TOKEN_LEN + 1)), None), Err(TokenProblem::TooLong));
+        assert_eq!(
+            chk(Some("t"), Some(now)),
+            Err(TokenProblem::Expired("2027-01-15T08:00:00Z".into()))
+        );
+        let ok = chk(Some("t;={}'\""), Some(now + Duration::from_secs(60))).unwrap();
+        assert_eq!(ok.remaining(now), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn rfc3339_round_trips_in_utc() {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_millis(1_795_928_311_500);
+        assert_eq!(rfc3339(t), "2026-11-29T04:58:31Z");
+        assert_eq!(
+            parse_rfc3339("2026-11-29T04:58:31Z"),
+            Some(SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_928_311))
+        );
+        assert_eq!(parse_rfc3339("yesterday"), None);
+    }
+}
