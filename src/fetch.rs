@@ -13,7 +13,12 @@ use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_redshift::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::region::Region;
 use tracing::{debug, info};
 
@@ -142,6 +147,7 @@ async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> 
         Targets::Clusters(ids) => {
             let conf = aws_sdk_redshift::config::Builder::from(&config)
                 .credentials_provider(creds)
+                .interceptor(CompleteXmlReply)
                 .build();
             aws_sdk_redshift::Client::from_conf(conf)
                 .get_identity_center_auth_token()
@@ -175,6 +181,41 @@ async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> 
         service: service.name(),
         problem: p.to_string(),
     })
+}
+
+/// Rejects a Redshift success reply whose XML document is not complete.
+///
+/// The SDK's XML reader is lenient: a body cut off inside `<Token>` still yields the part
+/// that arrived as "the token". A reply that does not end with the closing root element is
+/// therefore refused here, before its output reaches us.
+#[derive(Debug)]
+struct CompleteXmlReply;
+
+impl Intercept for CompleteXmlReply {
+    fn name(&self) -> &'static str {
+        "CompleteXmlReply"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        context: &AfterDeserializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        let response = context.response();
+        if !response.status().is_success() {
+            return Ok(());
+        }
+        let complete = response.body().bytes().is_some_and(|b| {
+            b.trim_ascii_end()
+                .ends_with(b"</GetIdentityCenterAuthTokenResponse>")
+        });
+        if complete {
+            Ok(())
+        } else {
+            Err("the XML reply is incomplete".into())
+        }
+    }
 }
 
 fn credentials_error(e: CredentialsError, timeout: u64) -> Error {

@@ -1,0 +1,12 @@
+//! The integration tests: one binary (one link of the AWS SDK), one module per area.
+//! Every test runs the real executable as a subprocess against the local AWS stand-in.
+
+#[path = "../support/aws_standin.rs"]
+#[allow(dead_code)]
+mod aws_standin;
+#[path = "../support/standin_selftest.rs"]
+mod standin_selftest;
+
+#[allow(dead_code)]
+mod common;
+mod token_cmd;
