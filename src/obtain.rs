@@ -131,7 +131,12 @@ fn fetch_uncached(ctx: &Context<'_>, call: Call<'_>) -> Result<Obtained, Error> 
     })
 }
 
-fn fresh(cache: &Cache, key: &CacheKey, min_validity: Duration, now: SystemTime) -> Option<Obtained> {
+fn fresh(
+    cache: &Cache,
+    key: &CacheKey,
+    min_validity: Duration,
+    now: SystemTime,
+) -> Option<Obtained> {
     match cache.read(key, now) {
         Ok(entry) if entry.is_fresh(now, min_validity) => {
             info!(
@@ -160,5 +165,181 @@ fn fresh(cache: &Cache, key: &CacheKey, min_validity: Duration, now: SystemTime)
             info!(%reason, "cache miss: unusable entry, it will be replaced");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::time::{Duration, Instant, SystemTime};
+
+    use super::*;
+    use crate::cli::TokenArgs;
+    use crate::token::Secret;
+
+    /// Hands out `tok-1`, `tok-2`, ... valid for `ttl`, or fails, and counts calls.
+    struct FakeFetch {
+        calls: Cell<u32>,
+        ttl: Option<Duration>,
+        fail: bool,
+        now: SystemTime,
+    }
+
+    impl Fetch for FakeFetch {
+        fn fetch(&self, _call: Call<'_>) -> Result<AuthToken, Error> {
+            self.calls.set(self.calls.get() + 1);
+            if self.fail {
+                return Err(Error::Throttled {
+                    code: "Throttling".into(),
+                    message: "slow down".into(),
+                });
+            }
+            Ok(AuthToken {
+                token: Secret::new(format!("tok-{}", self.calls.get())),
+                expiration: self.ttl.map(|t| self.now + t),
+            })
+        }
+
+        fn discover_region(&self, _: &TokenRequest, _: Instant) -> Option<String> {
+            None
+        }
+    }
+
+    fn fake(ttl: Option<u64>) -> FakeFetch {
+        FakeFetch {
+            calls: Cell::new(0),
+            ttl: ttl.map(Duration::from_secs),
+            fail: false,
+            now: SystemTime::now(),
+        }
+    }
+
+    fn request(f: impl FnOnce(&mut TokenArgs)) -> TokenRequest {
+        let mut a = TokenArgs {
+            clusters: vec!["c1".parse().unwrap()],
+            region: Some("us-east-1".into()),
+            timeout: 10,
+            min_validity: 300,
+            ..TokenArgs::default()
+        };
+        f(&mut a);
+        TokenRequest::from_args(&a, &Env::default()).unwrap()
+    }
+
+    fn run(
+        req: &TokenRequest,
+        cache: Option<&Cache>,
+        f: &FakeFetch,
+        at: SystemTime,
+    ) -> Result<Obtained, Error> {
+        let env = Env::default();
+        let clock = move || at;
+        obtain(
+            req,
+            &Context {
+                env: &env,
+                cache,
+                fetcher: f,
+                clock: &clock,
+                start: Instant::now(),
+            },
+        )
+    }
+
+    fn token(o: &Obtained) -> &str {
+        o.token.token.expose()
+    }
+
+    #[test]
+    fn hit_until_min_validity_then_refetch() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let f = fake(Some(900));
+        let req = request(|_| {});
+        let t0 = f.now;
+        let first = run(&req, Some(&cache), &f, t0).unwrap();
+        assert_eq!((token(&first), first.source), ("tok-1", Source::Aws));
+        let hit = run(&req, Some(&cache), &f, t0 + Duration::from_secs(599)).unwrap();
+        assert_eq!((token(&hit), hit.source), ("tok-1", Source::Cache));
+        assert_eq!(f.calls.get(), 1, "a hit does not call the fetcher");
+        let stale = run(&req, Some(&cache), &f, t0 + Duration::from_secs(600)).unwrap();
+        assert_eq!((token(&stale), stale.source), ("tok-2", Source::Aws));
+    }
+
+    #[test]
+    fn refresh_off_and_unexpiring_tokens() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let f = fake(Some(900));
+        let now = f.now;
+        run(&request(|_| {}), Some(&cache), &f, now).unwrap();
+        let forced = run(&request(|a| a.force_refresh = true), Some(&cache), &f, now).unwrap();
+        assert_eq!(token(&forced), "tok-2");
+        let after = run(&request(|_| {}), Some(&cache), &f, now).unwrap();
+        assert_eq!(
+            token(&after),
+            "tok-2",
+            "--force-refresh stored the new token"
+        );
+        let off = run(&request(|a| a.no_cache = true), Some(&cache), &f, now).unwrap();
+        assert_eq!(token(&off), "tok-3");
+        assert_eq!(
+            token(&run(&request(|_| {}), Some(&cache), &f, now).unwrap()),
+            "tok-2"
+        );
+
+        let g = fake(None);
+        let dir2 = tempfile::tempdir().unwrap();
+        let cache2 = Cache::open(dir2.path().join("c")).unwrap();
+        run(&request(|_| {}), Some(&cache2), &g, now).unwrap();
+        run(&request(|_| {}), Some(&cache2), &g, now).unwrap();
+        assert_eq!(
+            g.calls.get(),
+            2,
+            "a token without expiration is never cached"
+        );
+    }
+
+    #[test]
+    fn errors_are_not_cached_and_other_keys_miss() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let mut f = fake(Some(900));
+        f.fail = true;
+        let now = f.now;
+        assert!(run(&request(|_| {}), Some(&cache), &f, now).is_err());
+        f.fail = false;
+        assert_eq!(
+            token(&run(&request(|_| {}), Some(&cache), &f, now).unwrap()),
+            "tok-2"
+        );
+        let other = run(
+            &request(|a| a.region = Some("eu-west-1".into())),
+            Some(&cache),
+            &f,
+            now,
+        )
+        .unwrap();
+        assert_eq!(token(&other), "tok-3");
+        let wg = run(
+            &request(|a| {
+                a.clusters.clear();
+                a.workgroups = vec!["c1x".parse().unwrap()];
+            }),
+            Some(&cache),
+            &f,
+            now,
+        )
+        .unwrap();
+        assert_eq!(token(&wg), "tok-4");
+    }
+
+    #[test]
+    fn no_region_anywhere_is_an_error_without_fetching() {
+        let f = fake(Some(900));
+        let req = request(|a| a.region = None);
+        let err = run(&req, None, &f, f.now).unwrap_err();
+        assert!(matches!(err, Error::NoRegion));
+        assert_eq!(f.calls.get(), 0);
     }
 }
