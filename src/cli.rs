@@ -171,11 +171,13 @@ pub struct DoctorArgs {
 }
 
 fn parse_cluster_id(s: &str) -> Result<ClusterId, String> {
-    s.parse().map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
+    s.parse()
+        .map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
 }
 
 fn parse_workgroup(s: &str) -> Result<WorkgroupName, String> {
-    s.parse().map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
+    s.parse()
+        .map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
 }
 
 #[cfg(test)]

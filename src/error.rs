@@ -51,25 +51,35 @@ pub enum Error {
     )]
     NoRegion,
 
-    #[error("no AWS credentials found ({detail}): run `aws sso login`, set a profile with --profile/AWS_PROFILE, or export identity-enhanced role credentials")]
+    #[error(
+        "no AWS credentials found ({detail}): run `aws sso login`, set a profile with --profile/AWS_PROFILE, or export identity-enhanced role credentials"
+    )]
     NoCredentials { detail: String },
 
-    #[error("the AWS credentials from {provider} expired at {expired_at}: refresh them (e.g. `aws sso login`) and retry")]
+    #[error(
+        "the AWS credentials from {provider} expired at {expired_at}: refresh them (e.g. `aws sso login`) and retry"
+    )]
     ExpiredCredentials {
         provider: String,
         expired_at: String,
     },
 
-    #[error("AWS rejected the credentials ({code}: {message}): they are invalid or expired; refresh them and retry")]
+    #[error(
+        "AWS rejected the credentials ({code}: {message}): they are invalid or expired; refresh them and retry"
+    )]
     RejectedCredentials { code: String, message: String },
 
     #[error("the AWS credentials could not be loaded: {detail}")]
     CredentialsProvider { detail: String },
 
-    #[error("{code}: {message} (the credentials are not identity-enhanced: assume the role with an IAM Identity Center context, e.g. sts:AssumeRole with ProvidedContexts, or sign in through an Identity Center-enabled application)")]
+    #[error(
+        "{code}: {message} (the credentials are not identity-enhanced: assume the role with an IAM Identity Center context, e.g. sts:AssumeRole with ProvidedContexts, or sign in through an Identity Center-enabled application)"
+    )]
     NotIdentityEnhanced { code: String, message: String },
 
-    #[error("{code}: {message} (the IAM policy of this identity must allow {action} on the {resource})")]
+    #[error(
+        "{code}: {message} (the IAM policy of this identity must allow {action} on the {resource})"
+    )]
     AccessDenied {
         code: String,
         message: String,
@@ -85,7 +95,9 @@ pub enum Error {
         region: String,
     },
 
-    #[error("{code}: {message} (the {what} is not available for sign-in right now, e.g. paused, resizing or being modified; retry when it is available)")]
+    #[error(
+        "{code}: {message} (the {what} is not available for sign-in right now, e.g. paused, resizing or being modified; retry when it is available)"
+    )]
     TargetState {
         code: String,
         message: String,
@@ -95,7 +107,9 @@ pub enum Error {
     #[error("{code}: {message} (the service rejected the request's parameters)")]
     InvalidRequest { code: String, message: String },
 
-    #[error("{code}: {message} (AWS is throttling this account's requests; retry later or lower the call rate, e.g. keep the cache enabled)")]
+    #[error(
+        "{code}: {message} (AWS is throttling this account's requests; retry later or lower the call rate, e.g. keep the cache enabled)"
+    )]
     Throttled { code: String, message: String },
 
     #[error("{code}: {message} (a failure on the AWS side; retry later)")]
@@ -107,7 +121,9 @@ pub enum Error {
         problem: String,
     },
 
-    #[error("could not reach {endpoint}: {detail} (check the network, proxy settings and --endpoint-url)")]
+    #[error(
+        "could not reach {endpoint}: {detail} (check the network, proxy settings and --endpoint-url)"
+    )]
     Network { endpoint: String, detail: String },
 
     #[error("gave up after {seconds} s (--timeout): {during}")]

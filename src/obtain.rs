@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use tracing::{info, warn};
+use tracing::{Level, debug, info, warn};
 
 use crate::cache::{self, Cache, CacheKey, Entry, Fingerprint, Miss};
 use crate::env::Env;
@@ -80,7 +80,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
     );
 
     if req.cache == CacheMode::Use
-        && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)())
+        && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::INFO)
     {
         return Ok(hit);
     }
@@ -96,9 +96,10 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
             return fetch_uncached(ctx, call);
         }
     };
-    // Another process may have fetched while we waited for the lock.
+    // Another process may have fetched while we waited for the lock. The reason for a miss
+    // was logged above already, so this second look only speaks up at -vv.
     if req.cache == CacheMode::Use
-        && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)())
+        && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::DEBUG)
     {
         return Ok(hit);
     }
@@ -110,6 +111,13 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
             match cache.write(&lock, &key, &entry) {
                 Ok(()) => info!(key = %key.id, "cached the token"),
                 Err(e) => warn!(error = %e, "could not write the cache; the token was not cached"),
+            }
+            drop(lock);
+            // Housekeeping belongs on the miss path, which is slow anyway, never on a hit.
+            match cache.prune(now) {
+                Ok(0) => {}
+                Ok(n) => info!(removed = n, "pruned long-expired cache entries"),
+                Err(e) => debug!(error = %e, "could not prune the cache"),
             }
         }
         None => warn!("the service returned no expiration time; the token was not cached"),
@@ -131,12 +139,19 @@ fn fetch_uncached(ctx: &Context<'_>, call: Call<'_>) -> Result<Obtained, Error> 
     })
 }
 
+/// A fresh cached token, if there is one; says at `level` why not (hits always at info).
 fn fresh(
     cache: &Cache,
     key: &CacheKey,
     min_validity: Duration,
     now: SystemTime,
+    level: Level,
 ) -> Option<Obtained> {
+    macro_rules! miss {
+        ($($arg:tt)*) => {
+            if level == Level::INFO { info!($($arg)*) } else { debug!($($arg)*) }
+        };
+    }
     match cache.read(key, now) {
         Ok(entry) if entry.is_fresh(now, min_validity) => {
             info!(
@@ -150,7 +165,7 @@ fn fresh(
             })
         }
         Ok(entry) => {
-            info!(
+            miss!(
                 remaining_s = entry.remaining(now).as_secs(),
                 min_validity_s = min_validity.as_secs(),
                 "cache miss: the cached token expires too soon"
@@ -158,11 +173,11 @@ fn fresh(
             None
         }
         Err(Miss::Absent) => {
-            info!("cache miss: no entry");
+            miss!("cache miss: no entry");
             None
         }
         Err(reason) => {
-            info!(%reason, "cache miss: unusable entry, it will be replaced");
+            miss!(%reason, "cache miss: unusable entry, it will be replaced");
             None
         }
     }

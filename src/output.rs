@@ -210,7 +210,12 @@ mod tests {
 
     fn show(format: Format, token: &str, exp: bool) -> String {
         let (t, targets, now) = sample(token, exp);
-        let r = Rendered { token: &t, targets: &targets, source: Source::Aws, now };
+        let r = Rendered {
+            token: &t,
+            targets: &targets,
+            source: Source::Aws,
+            now,
+        };
         String::from_utf8(render(format, &r).to_vec()).unwrap()
     }
 
@@ -252,7 +257,10 @@ mod tests {
 
     #[test]
     fn escaping() {
-        assert_eq!(properties_escape(" a b:c#d!e\\f\ng\u{e9}"), "\\ a b\\:c\\#d\\!e\\\\f\\ng\\u00E9");
+        assert_eq!(
+            properties_escape(" a b:c#d!e\\f\ng\u{e9}"),
+            "\\ a b\\:c\\#d\\!e\\\\f\\ng\\u00E9"
+        );
         assert_eq!(properties_escape("\u{1F600}"), "\\uD83D\\uDE00");
         assert_eq!(odbc_value("a;b}c"), "{a;b}}c}");
         assert_eq!(odbc_value("a{b"), "{a{b}");

@@ -54,7 +54,9 @@ impl TokenRequest {
 
     /// The profile whose settings apply: the chosen one or `default`.
     pub fn profile_name(&self) -> &str {
-        self.profile.as_ref().map_or("default", |p| p.value.as_str())
+        self.profile
+            .as_ref()
+            .map_or("default", |p| p.value.as_str())
     }
 }
 
@@ -88,8 +90,12 @@ impl TokenRequest {
             )));
         }
 
-        let profile = sourced(args.profile.clone(), "--profile")
-            .or_else(|| sourced(env.get(env::AWS_PROFILE).map(str::to_owned), env::AWS_PROFILE));
+        let profile = sourced(args.profile.clone(), "--profile").or_else(|| {
+            sourced(
+                env.get(env::AWS_PROFILE).map(str::to_owned),
+                env::AWS_PROFILE,
+            )
+        });
         let profile_name = profile.as_ref().map_or("default", |p| p.value.as_str());
 
         let region = sourced(args.region.clone(), "--region")
@@ -223,7 +229,13 @@ mod tests {
         let cfg_s = cfg.to_str().unwrap();
         let env = Env::from_pairs([("AWS_CONFIG_FILE", cfg_s)]);
         let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
-        assert_eq!(r.region.unwrap(), Sourced { value: "eu-west-1".into(), from: "profile" });
+        assert_eq!(
+            r.region.unwrap(),
+            Sourced {
+                value: "eu-west-1".into(),
+                from: "profile"
+            }
+        );
 
         let env = Env::from_pairs([("AWS_CONFIG_FILE", cfg_s), ("AWS_PROFILE", "dev")]);
         let r = TokenRequest::from_args(&args(|_| {}), &env).unwrap();
@@ -249,7 +261,12 @@ mod tests {
         assert_eq!(r.region.unwrap().value, "eu-north-1");
 
         let env = Env::from_pairs([("HOME", dir.path().to_str().unwrap())]);
-        assert!(TokenRequest::from_args(&args(|_| {}), &env).unwrap().region.is_none());
+        assert!(
+            TokenRequest::from_args(&args(|_| {}), &env)
+                .unwrap()
+                .region
+                .is_none()
+        );
     }
 
     #[test]
@@ -271,19 +288,25 @@ mod tests {
         assert_eq!(r.endpoint.unwrap().from, "--endpoint-url");
         let err = TokenRequest::from_args(&args(|a| a.endpoint_url = Some("ftp://x".into())), &env)
             .unwrap_err();
-        assert!(err.to_string().contains("must start with http:// or https://"));
+        assert!(
+            err.to_string()
+                .contains("must start with http:// or https://")
+        );
     }
 
     #[test]
     fn bad_region_and_no_targets() {
         let env = Env::default();
-        let err = TokenRequest::from_args(&args(|a| a.region = Some("Mars".into())), &env)
-            .unwrap_err();
+        let err =
+            TokenRequest::from_args(&args(|a| a.region = Some("Mars".into())), &env).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid region 'Mars': expected a region name such as us-east-1"
         );
         let err = TokenRequest::from_args(&args(|a| a.clusters.clear()), &env).unwrap_err();
-        assert_eq!(err.to_string(), "no target given: pass --cluster-id, --workgroup or --host");
+        assert_eq!(
+            err.to_string(),
+            "no target given: pass --cluster-id, --workgroup or --host"
+        );
     }
 }

@@ -239,7 +239,9 @@ pub fn parse_host(input: &str) -> Result<HostTarget, InvalidHost> {
         .ok_or_else(|| fail("not under amazonaws.com"))?;
     let labels: Vec<&str> = rest.split('.').collect();
     let [name, _account_or_id, region, service] = labels[..] else {
-        return Err(fail("not of the form NAME.ID.REGION.redshift[-serverless].amazonaws.com"));
+        return Err(fail(
+            "not of the form NAME.ID.REGION.redshift[-serverless].amazonaws.com",
+        ));
     };
     if !is_region(region) {
         return Err(fail("the region part is not a region name"));
@@ -315,14 +317,20 @@ mod tests {
     #[test]
     fn cluster_id_rules() {
         assert_eq!("a".parse::<ClusterId>().unwrap().as_str(), "a");
-        assert_eq!("My-Cluster1".parse::<ClusterId>().unwrap().as_str(), "my-cluster1");
+        assert_eq!(
+            "My-Cluster1".parse::<ClusterId>().unwrap().as_str(),
+            "my-cluster1"
+        );
         assert_eq!(rule("".parse()), "must be 1-63 characters long");
         assert_eq!(rule("a".repeat(64).parse()), "must be 1-63 characters long");
         assert!("a".repeat(63).parse::<ClusterId>().is_ok());
         assert_eq!(rule("1abc".parse()), "must start with a letter");
         assert_eq!(rule("-abc".parse()), "must start with a letter");
         assert_eq!(rule("abc-".parse()), "must not end with a hyphen");
-        assert_eq!(rule("a--b".parse()), "must not contain two consecutive hyphens");
+        assert_eq!(
+            rule("a--b".parse()),
+            "must not contain two consecutive hyphens"
+        );
         assert_eq!(
             rule("a_b".parse()),
             "may contain only ASCII letters, digits and hyphens"
@@ -338,16 +346,26 @@ mod tests {
         assert!("abc".parse::<WorkgroupName>().is_ok());
         assert!("a".repeat(64).parse::<WorkgroupName>().is_ok());
         let err = "ab".parse::<WorkgroupName>().unwrap_err();
-        assert_eq!(err.to_string(), "invalid workgroup name 'ab': must be 3-64 characters long");
+        assert_eq!(
+            err.to_string(),
+            "invalid workgroup name 'ab': must be 3-64 characters long"
+        );
         assert!("a".repeat(65).parse::<WorkgroupName>().is_err());
         assert!("Abc".parse::<WorkgroupName>().is_err());
         assert!("a_bc".parse::<WorkgroupName>().is_err());
-        assert!("-ab".parse::<WorkgroupName>().is_ok(), "the service allows any [a-z0-9-]");
+        assert!(
+            "-ab".parse::<WorkgroupName>().is_ok(),
+            "the service allows any [a-z0-9-]"
+        );
     }
 
     #[test]
     fn targets_dedup_sort_and_count() {
-        let ids = |v: &[&str]| v.iter().map(|s| s.parse().unwrap()).collect::<Vec<ClusterId>>();
+        let ids = |v: &[&str]| {
+            v.iter()
+                .map(|s| s.parse().unwrap())
+                .collect::<Vec<ClusterId>>()
+        };
         let t = Targets::clusters(ids(&["b", "a", "B"])).unwrap();
         assert_eq!(t.names(), ["a", "b"]);
         assert_eq!(Targets::clusters(vec![]), Err(TargetsError::Empty));
@@ -367,8 +385,13 @@ mod tests {
         assert_eq!(t.region, "us-west-2");
         assert_eq!(t.targets.names(), ["examplecluster"]);
         assert_eq!(t.targets.service(), Service::Redshift);
-        let t = p("jdbc:redshift://ExampleCluster.abc.cn-north-1.redshift.amazonaws.com.cn:5439/dev?ssl=true");
-        assert_eq!((t.region.as_str(), t.targets.names()), ("cn-north-1", vec!["examplecluster"]));
+        let t = p(
+            "jdbc:redshift://ExampleCluster.abc.cn-north-1.redshift.amazonaws.com.cn:5439/dev?ssl=true",
+        );
+        assert_eq!(
+            (t.region.as_str(), t.targets.names()),
+            ("cn-north-1", vec!["examplecluster"])
+        );
         let t = p("default-wg.123456789012.eu-west-1.redshift-serverless.amazonaws.com:5439");
         assert_eq!(t.targets.service(), Service::Serverless);
         assert_eq!(t.targets.names(), ["default-wg"]);
@@ -388,7 +411,11 @@ mod tests {
             "host:notaport",
         ] {
             let err = parse_host(bad).unwrap_err();
-            assert!(err.to_string().contains("--cluster-id or --workgroup, and --region"), "{err}");
+            assert!(
+                err.to_string()
+                    .contains("--cluster-id or --workgroup, and --region"),
+                "{err}"
+            );
         }
     }
 

@@ -97,7 +97,9 @@ impl AuthToken {
 
 /// `2026-11-23T04:58:31Z`: RFC 3339, UTC, whole seconds.
 pub fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t).replace_nanosecond(0).unwrap_or_else(|_| t.into());
+    let t = time::OffsetDateTime::from(t)
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| t.into());
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "invalid-time".to_owned())
 }
@@ -130,7 +132,10 @@ mod tests {
         assert_eq!(chk(None, None), Err(TokenProblem::Missing));
         assert_eq!(chk(Some(""), None), Err(TokenProblem::Empty));
         assert_eq!(chk(Some("a\nb"), None), Err(TokenProblem::BadCharacter));
-        assert_eq!(chk(Some(&"x".repeat(MAX_TOKEN_LEN + 1)), None), Err(TokenProblem::TooLong));
+        assert_eq!(
+            chk(Some(&"x".repeat(MAX_TOKEN_LEN + 1)), None),
+            Err(TokenProblem::TooLong)
+        );
         assert_eq!(
             chk(Some("t"), Some(now)),
             Err(TokenProblem::Expired("2027-01-15T08:00:00Z".into()))

@@ -145,11 +145,20 @@ mod tests {
 
     fn key(id: &str) -> CacheKey {
         let t = Targets::clusters(vec![id.parse::<ClusterId>().unwrap()]).unwrap();
-        CacheKey::new(&t, "us-east-1", None, "default", &Fingerprint::of(&Env::default()))
+        CacheKey::new(
+            &t,
+            "us-east-1",
+            None,
+            "default",
+            &Fingerprint::of(&Env::default()),
+        )
     }
 
     fn entry(now: SystemTime, ttl: u64) -> Entry {
-        let t = AuthToken { token: Secret::new("tok\"en".into()), expiration: None };
+        let t = AuthToken {
+            token: Secret::new("tok\"en".into()),
+            expiration: None,
+        };
         Entry::new(&key("c1"), &t, now + Duration::from_secs(ttl), now)
     }
 
@@ -165,7 +174,10 @@ mod tests {
         assert!(back.is_fresh(now, Duration::from_secs(300)));
         assert!(!back.is_fresh(now + Duration::from_secs(600), Duration::from_secs(300)));
         assert!(back.is_fresh(now + Duration::from_secs(599), Duration::from_secs(300)));
-        assert_eq!(decode(&e.encode(), Some(&key("c2").meta), now).unwrap_err(), Miss::OtherKey);
+        assert_eq!(
+            decode(&e.encode(), Some(&key("c2").meta), now).unwrap_err(),
+            Miss::OtherKey
+        );
     }
 
     #[test]
@@ -182,13 +194,25 @@ mod tests {
         let m = Some(&key("c1").meta);
         assert_eq!(decode(b"", m, now).unwrap_err(), Miss::Corrupt);
         assert_eq!(decode(b"\x00garbage", m, now).unwrap_err(), Miss::Corrupt);
-        assert_eq!(decode(&good.as_bytes()[..good.len() / 2], m, now).unwrap_err(), Miss::Corrupt);
+        assert_eq!(
+            decode(&good.as_bytes()[..good.len() / 2], m, now).unwrap_err(),
+            Miss::Corrupt
+        );
         let future = good.replace("\"schema\":1", "\"schema\":2");
-        assert_eq!(decode(future.as_bytes(), m, now).unwrap_err(), Miss::ForeignSchema(2));
+        assert_eq!(
+            decode(future.as_bytes(), m, now).unwrap_err(),
+            Miss::ForeignSchema(2)
+        );
         let later = now - Duration::from_secs(3600);
-        assert_eq!(decode(good.as_bytes(), m, later).unwrap_err(), Miss::FutureDated);
+        assert_eq!(
+            decode(good.as_bytes(), m, later).unwrap_err(),
+            Miss::FutureDated
+        );
         let empty_token = good.replace("tok\\\"en", "");
-        assert_eq!(decode(empty_token.as_bytes(), m, now).unwrap_err(), Miss::BadToken);
+        assert_eq!(
+            decode(empty_token.as_bytes(), m, now).unwrap_err(),
+            Miss::BadToken
+        );
     }
 
     proptest::proptest! {

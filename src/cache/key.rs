@@ -116,7 +116,12 @@ mod tests {
     use crate::target::ClusterId;
 
     fn targets(ids: &[&str]) -> Targets {
-        Targets::clusters(ids.iter().map(|s| s.parse::<ClusterId>().unwrap()).collect()).unwrap()
+        Targets::clusters(
+            ids.iter()
+                .map(|s| s.parse::<ClusterId>().unwrap())
+                .collect(),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -133,7 +138,13 @@ mod tests {
         let others = [
             CacheKey::new(&targets(&["a"]), "us-east-1", None, "default", &fp),
             CacheKey::new(&targets(&["a", "b"]), "us-east-2", None, "default", &fp),
-            CacheKey::new(&targets(&["a", "b"]), "us-east-1", Some("http://x"), "default", &fp),
+            CacheKey::new(
+                &targets(&["a", "b"]),
+                "us-east-1",
+                Some("http://x"),
+                "default",
+                &fp,
+            ),
             CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "dev", &fp),
             CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp2),
         ];

@@ -10,8 +10,8 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fs4::TryLockError;
 use fs4::FileExt;
+use fs4::TryLockError;
 use tracing::info;
 
 /// Proof of holding a key's lock; functions that rewrite an entry take it as an argument.

@@ -22,6 +22,9 @@ pub use entry::{Entry, MAX_CACHED_LIFETIME, Miss, decode};
 pub use key::{CacheKey, Fingerprint, KeyMeta, SCHEMA};
 pub use lock::{LockGuard, Mode};
 
+/// How long after expiry an entry is kept before `prune` removes it.
+pub const PRUNE_AFTER: Duration = Duration::from_secs(24 * 3600);
+
 /// The directory name under the platform's cache directory.
 pub const APP_DIR: &str = "redshift-idc-token";
 
@@ -41,7 +44,10 @@ pub enum Unavailable {
     #[error("no cache directory could be determined (no home directory)")]
     NoDirectory,
     #[error("cache directory {path} is {problem}; refusing to use it")]
-    Insecure { path: PathBuf, problem: &'static str },
+    Insecure {
+        path: PathBuf,
+        problem: &'static str,
+    },
     #[error("cache directory {path} cannot be created: {source}")]
     Create {
         path: PathBuf,
@@ -145,7 +151,8 @@ impl Cache {
             if !matches(meta.as_ref()) {
                 continue;
             }
-            let Some(_guard) = lock::acquire(&lock::lock_path(&path), &id, Mode::Exclusive, deadline)?
+            let Some(_guard) =
+                lock::acquire(&lock::lock_path(&path), &id, Mode::Exclusive, deadline)?
             else {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
@@ -161,8 +168,55 @@ impl Cache {
         // Temporary files are left only by a process killed between write and rename.
         for item in fs::read_dir(&self.dir)? {
             let path = item?.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
             if name.starts_with(".tmp.") {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Removes entries (and their lock files) that expired more than [`PRUNE_AFTER`] ago, and
+    /// temporary files left by killed writers, so a cache keyed on rotating credentials does
+    /// not grow without bound. Only entries whose lock is free right now are touched.
+    ///
+    /// Deleting a lock file can let a process that opened it just before wait on the old
+    /// inode while a newcomer locks a new one; both then fetch and write atomically, so the
+    /// cost of that rare race is one extra call, never a broken entry.
+    pub fn prune(&self, now: SystemTime) -> io::Result<usize> {
+        let mut removed = 0;
+        let old = |t: SystemTime| t + PRUNE_AFTER < now;
+        for path in self.entry_files()? {
+            let expired = match read_private_file(&path).and_then(|b| decode(&b, None, now)) {
+                Ok(e) => old(e.trusted_until()),
+                Err(_) => fs::symlink_metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(old),
+            };
+            if !expired {
+                continue;
+            }
+            let lock_path = lock::lock_path(&path);
+            let id = file_id(&path);
+            if let Some(_guard) = lock::acquire(&lock_path, &id, Mode::Exclusive, Instant::now())? {
+                fs::remove_file(&path)?;
+                let _ = fs::remove_file(&lock_path);
+                removed += 1;
+            }
+        }
+        for item in fs::read_dir(&self.dir)? {
+            let path = item?.path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            let stale = fs::symlink_metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t + Duration::from_secs(3600) < now);
+            if name.starts_with(".tmp.") && stale {
                 let _ = fs::remove_file(&path);
             }
         }
@@ -277,4 +331,74 @@ fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Miss> {
 /// cache still fits in the other half when the lock cannot be had.
 pub fn lock_deadline(start: Instant, timeout: Duration) -> Instant {
     start + timeout / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::Env;
+    use crate::target::{ClusterId, Targets};
+    use crate::token::{AuthToken, Secret};
+
+    fn key(id: &str) -> CacheKey {
+        let t = Targets::clusters(vec![id.parse::<ClusterId>().unwrap()]).unwrap();
+        CacheKey::new(
+            &t,
+            "us-east-1",
+            None,
+            "default",
+            &Fingerprint::of(&Env::default()),
+        )
+    }
+
+    #[test]
+    fn prune_removes_only_long_expired_entries_and_their_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let now = SystemTime::now();
+        let token = AuthToken {
+            token: Secret::new("t".into()),
+            expiration: None,
+        };
+        let far = Instant::now() + Duration::from_secs(5);
+        let day = Duration::from_secs(86_400);
+        for (id, fetched, ttl) in [
+            ("old", now - 3 * day, 900),
+            ("recent", now - day / 2, 900),
+            ("live", now, 900),
+        ] {
+            let k = key(id);
+            let guard = cache.lock(&k, far).unwrap().unwrap();
+            let e = Entry::new(&k, &token, fetched + Duration::from_secs(ttl), fetched);
+            cache.write(&guard, &k, &e).unwrap();
+        }
+        assert_eq!(cache.prune(now).unwrap(), 1);
+        let names: Vec<String> = fs::read_dir(&cache.dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(
+            names.len(),
+            4,
+            "two entries and their two lock files remain: {names:?}"
+        );
+        assert!(!names.iter().any(|n| n.starts_with(&key("old").id)));
+        assert!(cache.read(&key("live"), now).is_ok());
+    }
+
+    #[test]
+    fn write_needs_the_guard_of_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(dir.path().join("c")).unwrap();
+        let far = Instant::now() + Duration::from_secs(5);
+        let (a, b) = (key("a"), key("b"));
+        let guard_a = cache.lock(&a, far).unwrap().unwrap();
+        let token = AuthToken {
+            token: Secret::new("t".into()),
+            expiration: None,
+        };
+        let now = SystemTime::now();
+        let e = Entry::new(&b, &token, now + Duration::from_secs(60), now);
+        assert!(cache.write(&guard_a, &b, &e).is_err());
+    }
 }

@@ -150,11 +150,20 @@ pub fn assert_failure(out: &Output, code: i32, needles: &[&str]) -> String {
         "exit code; stderr: {err}; stdout: {}",
         String::from_utf8_lossy(&out.stdout)
     );
-    assert!(out.stdout.is_empty(), "stdout must stay empty, got {:?}", stdout(out));
+    assert!(
+        out.stdout.is_empty(),
+        "stdout must stay empty, got {:?}",
+        stdout(out)
+    );
     let lines: Vec<&str> = err.lines().collect();
     assert_eq!(lines.len(), 1, "one line on stderr, got: {err}");
     for n in needles {
-        assert!(lines[0].contains(n), "stderr {:?} should contain {:?}", lines[0], n);
+        assert!(
+            lines[0].contains(n),
+            "stderr {:?} should contain {:?}",
+            lines[0],
+            n
+        );
     }
     lines[0].to_owned()
 }

@@ -17,12 +17,22 @@ fn issued(standin: &StandIn) -> String {
 fn provisioned_json_with_the_real_sdk_wire_format() {
     let s = StandIn::start();
     let sb = Sandbox::new(&s);
-    let v = sb.json(&["--cluster-id", "Beta,alpha", "--cluster-id", "alpha", "--no-cache"]);
+    let v = sb.json(&[
+        "--cluster-id",
+        "Beta,alpha",
+        "--cluster-id",
+        "alpha",
+        "--no-cache",
+    ]);
     let reqs = s.requests();
     assert_eq!(reqs.len(), 1);
     let r = &reqs[0];
     assert_eq!(r.service, Some(Service::Redshift));
-    assert_eq!(r.targets, ["alpha", "beta"], "sorted, deduplicated, lower-cased");
+    assert_eq!(
+        r.targets,
+        ["alpha", "beta"],
+        "sorted, deduplicated, lower-cased"
+    );
     assert_eq!(r.access_key_id.as_deref(), Some(ACCESS_KEY));
     assert_eq!(r.region.as_deref(), Some("us-east-1"));
     assert_eq!(r.signing_service.as_deref(), Some("redshift"));
@@ -68,7 +78,11 @@ fn host_derives_target_and_region() {
     ]);
     let reqs = s.requests();
     assert_eq!(reqs[0].targets, ["sales"]);
-    assert_eq!(reqs[0].region.as_deref(), Some("eu-west-1"), "the host's region wins over AWS_REGION");
+    assert_eq!(
+        reqs[0].region.as_deref(),
+        Some("eu-west-1"),
+        "the host's region wins over AWS_REGION"
+    );
     assert_eq!(reqs[1].service, Some(Service::Serverless));
     assert_eq!(reqs[1].region.as_deref(), Some("ap-south-1"));
 }
@@ -84,7 +98,13 @@ fn service_specific_endpoint_variable_wins() {
     sb.json(&["--workgroup", "wg1", "--no-cache"]);
     sb.unset("AWS_ENDPOINT_URL");
     sb.unset("AWS_ENDPOINT_URL_REDSHIFT_SERVERLESS");
-    sb.json(&["--workgroup", "wg1", "--no-cache", "--endpoint-url", &s.url()]);
+    sb.json(&[
+        "--workgroup",
+        "wg1",
+        "--no-cache",
+        "--endpoint-url",
+        &s.url(),
+    ]);
     assert_eq!(s.request_count(), 3);
 }
 
@@ -92,10 +112,19 @@ fn service_specific_endpoint_variable_wins() {
 fn profile_from_shared_files() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_REGION"] {
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+    ] {
         sb.unset(k);
     }
-    std::fs::write(sb.home().join(".aws/config"), "[profile team]\nregion = eu-central-1\n").unwrap();
+    std::fs::write(
+        sb.home().join(".aws/config"),
+        "[profile team]\nregion = eu-central-1\n",
+    )
+    .unwrap();
     std::fs::write(
         sb.home().join(".aws/credentials"),
         format!("[team]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = {SECRET_KEY}\n"),
@@ -154,10 +183,17 @@ fn env_format_is_read_back_by_a_real_shell() {
         "{}\nprintf '%s\\n%s\\n%s' \"$REDSHIFT_IDC_TOKEN\" \"$REDSHIFT_IDC_TOKEN_TYPE\" \"$REDSHIFT_IDC_TOKEN_EXPIRATION\"",
         stdout(&out)
     );
-    let sh = StdCommand::new("sh").arg("-c").arg(&script).output().unwrap();
+    let sh = StdCommand::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
     let text = String::from_utf8(sh.stdout).unwrap();
     let lines: Vec<&str> = text.split('\n').collect();
-    assert_eq!(lines[0], TRICKY, "no command substitution ran, the value is intact");
+    assert_eq!(
+        lines[0], TRICKY,
+        "no command substitution ran, the value is intact"
+    );
     assert_eq!(lines[1], "SUBJECT_TOKEN");
     assert!(lines[2].ends_with('Z'));
 }
@@ -238,12 +274,21 @@ public class Read { public static void main(String[] a) throws Exception {
         .arg(&props)
         .output()
         .expect("java is installed (Java 17)");
-    assert!(java.status.success(), "{}", String::from_utf8_lossy(&java.stderr));
+    assert!(
+        java.status.success(),
+        "{}",
+        String::from_utf8_lossy(&java.stderr)
+    );
     let text = String::from_utf8(java.stdout).unwrap();
     let lines: Vec<&str> = text.splitn(4, '\n').collect();
     assert_eq!(
         lines,
-        ["3", "com.amazon.redshift.plugin.IdpTokenAuthPlugin", "SUBJECT_TOKEN", TRICKY]
+        [
+            "3",
+            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
+            "SUBJECT_TOKEN",
+            TRICKY
+        ]
     );
 }
 
@@ -261,8 +306,15 @@ fn missing_expiration_is_printed_but_flagged() {
     assert_eq!(v["token"], "tok-no-exp");
     assert_eq!(v["expiration"], serde_json::Value::Null);
     assert_eq!(v["warnings"][0], "the service returned no expiration time");
-    assert!(stderr(&out).contains("no expiration time"), "{}", stderr(&out));
-    assert!(sb.entries().is_empty(), "a token without expiration is not cached");
+    assert!(
+        stderr(&out).contains("no expiration time"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        sb.entries().is_empty(),
+        "a token without expiration is not cached"
+    );
 }
 
 /// Each validation rule: exit 2, one line naming the value and the rule, no request.
@@ -274,29 +326,69 @@ fn validation_rules_reject_before_any_request() {
     let many = many.join(",");
     let long = "a".repeat(64);
     let cases: Vec<(Vec<&str>, Vec<&str>)> = vec![
-        (vec!["--cluster-id", "1abc"], vec!["'1abc'", "must start with a letter"]),
-        (vec!["--cluster-id", "abc-"], vec!["'abc-'", "must not end with a hyphen"]),
-        (vec!["--cluster-id", "a--b"], vec!["'a--b'", "two consecutive hyphens"]),
+        (
+            vec!["--cluster-id", "1abc"],
+            vec!["'1abc'", "must start with a letter"],
+        ),
+        (
+            vec!["--cluster-id", "abc-"],
+            vec!["'abc-'", "must not end with a hyphen"],
+        ),
+        (
+            vec!["--cluster-id", "a--b"],
+            vec!["'a--b'", "two consecutive hyphens"],
+        ),
         (vec!["--cluster-id", &long], vec!["1-63 characters"]),
-        (vec!["--cluster-id", "a_b"], vec!["'a_b'", "letters, digits and hyphens"]),
+        (
+            vec!["--cluster-id", "a_b"],
+            vec!["'a_b'", "letters, digits and hyphens"],
+        ),
         (vec!["--cluster-id", ""], vec!["1-63 characters"]),
         (vec!["--workgroup", "ab"], vec!["'ab'", "3-64 characters"]),
         (vec!["--workgroup", "Abc"], vec!["'Abc'", "[a-z0-9-]"]),
-        (vec!["--cluster-id", &many], vec!["21 targets", "at most 20"]),
+        (
+            vec!["--cluster-id", &many],
+            vec!["21 targets", "at most 20"],
+        ),
         (vec![], vec!["no target given"]),
-        (vec!["--cluster-id", "a", "--workgroup", "abc"], vec!["cannot be used with"]),
-        (vec!["--host", "db.example.com"], vec!["'db.example.com'", "--cluster-id or --workgroup, and --region"]),
-        (vec!["--cluster-id", "a", "--region", "Moon-1"], vec!["'Moon-1'", "region"]),
-        (vec!["--cluster-id", "a", "--timeout", "0"], vec!["'0'", "--timeout"]),
-        (vec!["--cluster-id", "a", "--format", "xml"], vec!["'xml'", "--format"]),
-        (vec!["--cluster-id", "a", "--endpoint-url", "localhost:1"], vec!["'localhost:1'", "http://"]),
+        (
+            vec!["--cluster-id", "a", "--workgroup", "abc"],
+            vec!["cannot be used with"],
+        ),
+        (
+            vec!["--host", "db.example.com"],
+            vec![
+                "'db.example.com'",
+                "--cluster-id or --workgroup, and --region",
+            ],
+        ),
+        (
+            vec!["--cluster-id", "a", "--region", "Moon-1"],
+            vec!["'Moon-1'", "region"],
+        ),
+        (
+            vec!["--cluster-id", "a", "--timeout", "0"],
+            vec!["'0'", "--timeout"],
+        ),
+        (
+            vec!["--cluster-id", "a", "--format", "xml"],
+            vec!["'xml'", "--format"],
+        ),
+        (
+            vec!["--cluster-id", "a", "--endpoint-url", "localhost:1"],
+            vec!["'localhost:1'", "http://"],
+        ),
         (vec!["--cluster-id", "a", "--bogus"], vec!["--bogus"]),
     ];
     for (args, needles) in cases {
         let out = sb.run(&args);
         assert_failure(&out, 2, &needles);
     }
-    assert_eq!(s.request_count(), 0, "no validation failure reached the network");
+    assert_eq!(
+        s.request_count(),
+        0,
+        "no validation failure reached the network"
+    );
 }
 
 #[test]
@@ -306,18 +398,80 @@ fn every_modeled_error_has_its_own_message_and_exit_code() {
     let rs = ["--cluster-id", "c1", "--no-cache"];
     let rss = ["--workgroup", "wg1", "--no-cache"];
     let cases: &[(&[&str], &str, i32, &[&str])] = &[
-        (&rs, "ClusterNotFound", 4, &["ClusterNotFound", "check the cluster name", "us-east-1"]),
-        (&rs, "InvalidClusterState", 4, &["InvalidClusterState", "not available"]),
-        (&rs, "UnsupportedOperation", 4, &["UnsupportedOperation", "not identity-enhanced"]),
-        (&rs, "RedshiftInvalidParameter", 4, &["RedshiftInvalidParameter", "parameters"]),
-        (&rs, "AccessDenied", 4, &["AccessDenied", "redshift:GetIdentityCenterAuthToken", "cluster ARN"]),
+        (
+            &rs,
+            "ClusterNotFound",
+            4,
+            &["ClusterNotFound", "check the cluster name", "us-east-1"],
+        ),
+        (
+            &rs,
+            "InvalidClusterState",
+            4,
+            &["InvalidClusterState", "not available"],
+        ),
+        (
+            &rs,
+            "UnsupportedOperation",
+            4,
+            &["UnsupportedOperation", "not identity-enhanced"],
+        ),
+        (
+            &rs,
+            "RedshiftInvalidParameter",
+            4,
+            &["RedshiftInvalidParameter", "parameters"],
+        ),
+        (
+            &rs,
+            "AccessDenied",
+            4,
+            &[
+                "AccessDenied",
+                "redshift:GetIdentityCenterAuthToken",
+                "cluster ARN",
+            ],
+        ),
         (&rs, "ExpiredToken", 3, &["ExpiredToken", "refresh them"]),
-        (&rss, "AccessDeniedException", 4, &["redshift-serverless:GetIdentityCenterAuthToken", "workgroup ARN"]),
-        (&rss, "ConflictException", 4, &["ConflictException", "not available"]),
-        (&rss, "DryRunException", 4, &["DryRunException", "parameters"]),
-        (&rss, "ResourceNotFoundException", 4, &["ResourceNotFoundException", "check the workgroup name"]),
-        (&rss, "ValidationException", 4, &["ValidationException", "parameters"]),
-        (&rss, "UnrecognizedClientException", 3, &["UnrecognizedClientException", "invalid or expired"]),
+        (
+            &rss,
+            "AccessDeniedException",
+            4,
+            &[
+                "redshift-serverless:GetIdentityCenterAuthToken",
+                "workgroup ARN",
+            ],
+        ),
+        (
+            &rss,
+            "ConflictException",
+            4,
+            &["ConflictException", "not available"],
+        ),
+        (
+            &rss,
+            "DryRunException",
+            4,
+            &["DryRunException", "parameters"],
+        ),
+        (
+            &rss,
+            "ResourceNotFoundException",
+            4,
+            &["ResourceNotFoundException", "check the workgroup name"],
+        ),
+        (
+            &rss,
+            "ValidationException",
+            4,
+            &["ValidationException", "parameters"],
+        ),
+        (
+            &rss,
+            "UnrecognizedClientException",
+            3,
+            &["UnrecognizedClientException", "invalid or expired"],
+        ),
     ];
     for (args, code, exit, needles) in cases {
         s.push(Reply::error(code, "the message from AWS"));
@@ -339,7 +493,11 @@ fn retried_errors_give_up_with_their_own_message() {
     }
     let out = sb.run(&["--workgroup", "wg1", "--no-cache"]);
     assert_failure(&out, 5, &["ThrottlingException", "throttling"]);
-    assert_eq!(s.request_count(), 3, "the SDK's standard retry made 3 attempts");
+    assert_eq!(
+        s.request_count(),
+        3,
+        "the SDK's standard retry made 3 attempts"
+    );
     for _ in 0..3 {
         s.push(Reply::error("InternalServerException", "boom"));
     }
@@ -376,17 +534,29 @@ fn malformed_and_empty_replies_are_errors() {
         token: None,
         expiration: Some("2030-01-01T00:00:00Z".into()),
     });
-    assert_failure(&sb.run(&["--workgroup", "wg1", "--no-cache"]), 5, &["has no token"]);
+    assert_failure(
+        &sb.run(&["--workgroup", "wg1", "--no-cache"]),
+        5,
+        &["has no token"],
+    );
     s.push(Reply::Custom {
         token: Some(String::new()),
         expiration: Some("2030-01-01T00:00:00Z".into()),
     });
-    assert_failure(&sb.run(&["--cluster-id", "c1", "--no-cache"]), 5, &["token is empty"]);
+    assert_failure(
+        &sb.run(&["--cluster-id", "c1", "--no-cache"]),
+        5,
+        &["token is empty"],
+    );
     s.push(Reply::Custom {
         token: Some("t".into()),
         expiration: Some("2001-01-01T00:00:00Z".into()),
     });
-    assert_failure(&sb.run(&["--cluster-id", "c1", "--no-cache"]), 5, &["expired already"]);
+    assert_failure(
+        &sb.run(&["--cluster-id", "c1", "--no-cache"]),
+        5,
+        &["expired already"],
+    );
 }
 
 #[test]
@@ -398,25 +568,44 @@ fn timeout_bounds_the_whole_run() {
     let out = sb.run(&["--cluster-id", "c1", "--timeout", "2", "--no-cache"]);
     let took = t.elapsed();
     assert_failure(&out, 5, &["gave up after 2 s"]);
-    assert!(took < Duration::from_secs(4), "exited within timeout + 2 s: {took:?}");
+    assert!(
+        took < Duration::from_secs(4),
+        "exited within timeout + 2 s: {took:?}"
+    );
 }
 
 #[test]
 fn unreachable_endpoint_is_a_network_error() {
     let sb = Sandbox::with_endpoint("http://127.0.0.1:9");
-    assert_failure(&sb.run(&["--cluster-id", "c1", "--no-cache"]), 5, &["could not reach http://127.0.0.1:9"]);
+    assert_failure(
+        &sb.run(&["--cluster-id", "c1", "--no-cache"]),
+        5,
+        &["could not reach http://127.0.0.1:9"],
+    );
 }
 
 #[test]
 fn no_credentials_and_no_region() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+    ] {
         sb.unset(k);
     }
-    assert_failure(&sb.run(&["--cluster-id", "c1", "--no-cache", "--timeout", "10"]), 3, &["no AWS credentials found"]);
+    assert_failure(
+        &sb.run(&["--cluster-id", "c1", "--no-cache", "--timeout", "10"]),
+        3,
+        &["no AWS credentials found"],
+    );
     sb.unset("AWS_REGION");
-    assert_failure(&sb.run(&["--cluster-id", "c1", "--no-cache"]), 2, &["no AWS region configured", "--region"]);
+    assert_failure(
+        &sb.run(&["--cluster-id", "c1", "--no-cache"]),
+        2,
+        &["no AWS region configured", "--region"],
+    );
     assert_eq!(s.request_count(), 0);
 }
 
@@ -428,7 +617,10 @@ fn diagnostics_never_show_secrets() {
     assert_success(&out);
     let token = issued(&s);
     let err = stderr(&out);
-    assert!(err.contains("us-east-1") && err.contains("cluster c1"), "-vv says what was resolved: {err}");
+    assert!(
+        err.contains("us-east-1") && err.contains("cluster c1"),
+        "-vv says what was resolved: {err}"
+    );
     assert_no_secrets(&err, Some(&token));
     let out = sb.run(&["--cluster-id", "c1", "-vv"]);
     assert!(stderr(&out).contains("cache hit"));
@@ -441,16 +633,36 @@ fn help_version_completions_and_man() {
     let help = sb.run(&["--help"]);
     assert_success(&help);
     let text = stdout(&help);
-    for flag in ["--cluster-id", "--workgroup", "--host", "--region", "--profile", "--endpoint-url", "--format", "--timeout", "--min-validity", "--no-cache", "--force-refresh", "--cache-dir", "Exit codes:"] {
+    for flag in [
+        "--cluster-id",
+        "--workgroup",
+        "--host",
+        "--region",
+        "--profile",
+        "--endpoint-url",
+        "--format",
+        "--timeout",
+        "--min-validity",
+        "--no-cache",
+        "--force-refresh",
+        "--cache-dir",
+        "Exit codes:",
+    ] {
         assert!(text.contains(flag), "--help mentions {flag}");
     }
     let v = sb.run(&["--version"]);
-    assert_eq!(stdout(&v), format!("redshift-idc-token {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&v),
+        format!("redshift-idc-token {}\n", env!("CARGO_PKG_VERSION"))
+    );
     let bash = sb.run(&["completions", "bash"]);
     assert_success(&bash);
     assert!(stdout(&bash).contains("--cluster-id"));
     let man = sb.run(&["man"]);
-    assert!(stdout(&man).starts_with(".ie") || stdout(&man).contains(".TH"), "roff man page");
+    assert!(
+        stdout(&man).starts_with(".ie") || stdout(&man).contains(".TH"),
+        "roff man page"
+    );
 }
 
 #[test]
