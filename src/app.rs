@@ -4,7 +4,7 @@
 use std::io;
 use std::time::{Instant, SystemTime};
 
-use clap::{CommandFactory, Parser};
+use clap::CommandFactory;
 use tracing::warn;
 
 use crate::cache::{self, Cache};
@@ -20,7 +20,7 @@ use crate::token::rfc3339;
 /// Runs the program and returns its exit status.
 pub fn main() -> u8 {
     let start = Instant::now();
-    let mut cli = match Cli::try_parse() {
+    let mut cli = match Cli::parse_args(std::env::args_os()) {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };
@@ -86,7 +86,7 @@ fn run(command: Option<Command>, cli: &Cli, env: &Env, start: Instant) -> Result
             let got = fetch_token(&req, &cli.global, env, start)?;
             crate::exec::run(&args.command, &got.token)
         }
-        Some(Command::Doctor(_)) => Err(Error::Usage("doctor is not implemented yet".into())),
+        Some(Command::Doctor(args)) => crate::doctor::run(&args, &cli.global, env),
         Some(Command::Cache(c)) => cache_command(c, &cli.global),
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
@@ -129,7 +129,10 @@ pub fn fetch_token(
 /// Opens the cache, or warns and returns `None`: a cache problem never fails a token run.
 fn open_cache(global: &GlobalArgs) -> Option<Cache> {
     let root = cache::default_root(global.cache_dir.as_deref());
-    match root.ok_or(cache::Unavailable::NoDirectory).and_then(Cache::open) {
+    match root
+        .ok_or(cache::Unavailable::NoDirectory)
+        .and_then(Cache::open)
+    {
         Ok(c) => Some(c),
         Err(e) => {
             warn!("{e}; continuing without the cache");
@@ -181,7 +184,13 @@ fn cache_command(command: CacheCommand, global: &GlobalArgs) -> Result<u8, Error
             let n = cache
                 .clear(now, deadline, |meta| matches_filter(&filter, meta))
                 .map_err(io_err)?;
-            emit(format!("removed {n} cache entr{}\n", if n == 1 { "y" } else { "ies" }).as_bytes())?;
+            emit(
+                format!(
+                    "removed {n} cache entr{}\n",
+                    if n == 1 { "y" } else { "ies" }
+                )
+                .as_bytes(),
+            )?;
             Ok(0)
         }
     }
@@ -213,7 +222,10 @@ fn list_line(row: &cache::Listed, now: SystemTime, json: bool) -> String {
             format!("{v}\n")
         }
         (Err(m), true) => {
-            format!("{}\n", serde_json::json!({"id": row.id, "unusable": m.to_string(), "busy": row.busy}))
+            format!(
+                "{}\n",
+                serde_json::json!({"id": row.id, "unusable": m.to_string(), "busy": row.busy})
+            )
         }
         (Ok(e), false) => format!(
             "{:<20} {:<22} {:<15} {:<15} {:<21} {}{}\n",

@@ -26,7 +26,7 @@ Exit codes:
 /// found the standard way, caches the token until shortly before it expires, and prints it in
 /// the format a JDBC, ODBC or Python driver, or a shell, takes.
 #[derive(Debug, Parser)]
-#[command(name = "redshift-idc-token", version, after_help = EXIT_CODES, args_conflicts_with_subcommands = true)]
+#[command(name = "redshift-idc-token", version, after_help = EXIT_CODES)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -170,6 +170,43 @@ pub struct DoctorArgs {
     pub json: bool,
 }
 
+impl Cli {
+    /// Parses the command line. Options of the token command given before a subcommand
+    /// (`--cluster-id x exec -- ...`) are refused rather than silently ignored; the global
+    /// options (`-v`, `--cache-dir`) may stand on either side.
+    pub fn parse_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::parser::ValueSource;
+        use clap::{CommandFactory, FromArgMatches};
+        let mut command = Cli::command();
+        let matches = command.try_get_matches_from_mut(args)?;
+        if let Some(sub) = matches.subcommand_name() {
+            // `ids()` also lists argument groups; only real arguments count.
+            let misplaced = command.get_arguments().find(|a| {
+                !a.is_global_set()
+                    && matches
+                        .try_contains_id(a.get_id().as_str())
+                        .unwrap_or(false)
+                    && matches.value_source(a.get_id().as_str()) == Some(ValueSource::CommandLine)
+            });
+            if let Some(arg) = misplaced {
+                let flag = arg
+                    .get_long()
+                    .unwrap_or_else(|| arg.get_id().as_str())
+                    .to_owned();
+                return Err(command.error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("'--{flag}' must come after the subcommand: redshift-idc-token {sub} --{flag} ..."),
+                ));
+            }
+        }
+        Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
+    }
+}
+
 fn parse_cluster_id(s: &str) -> Result<ClusterId, String> {
     s.parse()
         .map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())
@@ -197,5 +234,26 @@ mod tests {
         let err = Cli::try_parse_from(["x", "--cluster-id", "a--b"]).unwrap_err();
         assert!(err.to_string().contains("invalid value 'a--b' for '--cluster-id <ID>': must not contain two consecutive hyphens"), "{err}");
         assert!(Cli::try_parse_from(["x", "--cluster-id", "a", "--workgroup", "abc"]).is_err());
+    }
+
+    #[test]
+    fn global_options_on_either_side_of_a_subcommand() {
+        let cli = Cli::parse_args(["x", "-v", "--cache-dir", "/c", "cache", "path"]).unwrap();
+        assert_eq!(
+            (cli.global.verbose, cli.global.cache_dir.unwrap()),
+            (1, "/c".into())
+        );
+        let cli = Cli::parse_args(["x", "doctor", "--cluster-id", "a", "-vv"]).unwrap();
+        assert_eq!(cli.global.verbose, 2);
+        let err = Cli::parse_args(["x", "--cluster-id", "a", "exec", "--", "true"]).unwrap_err();
+        assert!(
+            err.to_string().contains("'--cluster-id' must come after the subcommand: redshift-idc-token exec --cluster-id"),
+            "{err}"
+        );
+        let err = Cli::parse_args(["x", "--format", "env", "doctor"]).unwrap_err();
+        assert!(
+            err.to_string().contains("'--format' must come after"),
+            "{err}"
+        );
     }
 }

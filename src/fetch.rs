@@ -203,7 +203,9 @@ impl Intercept for CompleteXmlReply {
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
         let response = context.response();
-        if !response.status().is_success() {
+        // An error already there (e.g. a body cut off mid-read, which the SDK retries) must
+        // stay: replacing it makes the SDK log it at ERROR and stops the retry.
+        if !response.status().is_success() || context.output_or_error().is_err() {
             return Ok(());
         }
         let complete = response.body().bytes().is_some_and(|b| {
@@ -218,7 +220,7 @@ impl Intercept for CompleteXmlReply {
     }
 }
 
-fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
+pub fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
     let detail = one_line(&DisplayErrorContext(&e).to_string());
     debug!(%detail, "credential provider failed");
     match e {
@@ -237,11 +239,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let service = call.request.service();
-    let endpoint = call
-        .request
-        .endpoint
-        .as_ref()
-        .map_or_else(|| format!("{} in {}", service.name(), call.region), |e| e.value.clone());
+    let endpoint = call.request.endpoint.as_ref().map_or_else(
+        || format!("{} in {}", service.name(), call.region),
+        |e| e.value.clone(),
+    );
     match e {
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
@@ -302,20 +303,21 @@ pub fn service_error(
         "UnsupportedOperation" | "UnsupportedOperationFault" => {
             Error::NotIdentityEnhanced { code, message }
         }
-        "AccessDenied" | "AccessDeniedException" | "AccessDeniedFault" | "UnauthorizedOperation" => {
-            Error::AccessDenied {
-                code,
-                message,
-                action: match service {
-                    Service::Redshift => "redshift:GetIdentityCenterAuthToken",
-                    Service::Serverless => "redshift-serverless:GetIdentityCenterAuthToken",
-                },
-                resource: match service {
-                    Service::Redshift => "cluster ARN",
-                    Service::Serverless => "workgroup ARN",
-                },
-            }
-        }
+        "AccessDenied"
+        | "AccessDeniedException"
+        | "AccessDeniedFault"
+        | "UnauthorizedOperation" => Error::AccessDenied {
+            code,
+            message,
+            action: match service {
+                Service::Redshift => "redshift:GetIdentityCenterAuthToken",
+                Service::Serverless => "redshift-serverless:GetIdentityCenterAuthToken",
+            },
+            resource: match service {
+                Service::Redshift => "cluster ARN",
+                Service::Serverless => "workgroup ARN",
+            },
+        },
         "ClusterNotFound" | "ClusterNotFoundFault" | "ResourceNotFoundException" => {
             Error::TargetNotFound {
                 code,
@@ -331,18 +333,25 @@ pub fn service_error(
                 what,
             }
         }
-        "RedshiftInvalidParameter" | "ValidationException" | "DryRunException"
-        | "InvalidParameterValue" | "InvalidParameterCombination" => {
-            Error::InvalidRequest { code, message }
-        }
-        "Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException" => {
-            Error::Throttled { code, message }
-        }
-        "ExpiredToken" | "ExpiredTokenException" | "RequestExpired" | "InvalidClientTokenId"
-        | "UnrecognizedClientException" | "SignatureDoesNotMatch" | "InvalidSignatureException"
-        | "IncompleteSignature" | "MissingAuthenticationToken" | "AuthFailure" => {
-            Error::RejectedCredentials { code, message }
-        }
+        "RedshiftInvalidParameter"
+        | "ValidationException"
+        | "DryRunException"
+        | "InvalidParameterValue"
+        | "InvalidParameterCombination" => Error::InvalidRequest { code, message },
+        "Throttling"
+        | "ThrottlingException"
+        | "RequestLimitExceeded"
+        | "TooManyRequestsException" => Error::Throttled { code, message },
+        "ExpiredToken"
+        | "ExpiredTokenException"
+        | "RequestExpired"
+        | "InvalidClientTokenId"
+        | "UnrecognizedClientException"
+        | "SignatureDoesNotMatch"
+        | "InvalidSignatureException"
+        | "IncompleteSignature"
+        | "MissingAuthenticationToken"
+        | "AuthFailure" => Error::RejectedCredentials { code, message },
         "InternalServerException" | "InternalFailure" | "InternalError" | "ServiceUnavailable" => {
             Error::ServiceFailure { code, message }
         }

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod exec;

@@ -1,0 +1,990 @@
+//! `plugin-config/`: every file is parsed, and every script executed against the stand-in,
+//! with its output read back the way its consumer reads it (Java for JDBC, a brace-aware
+//! parser for ODBC, the real AWS SDK chain for the AWS profiles).
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command as StdCommand, Output, Stdio};
+
+use crate::common::*;
+
+/// A token with every character that properties files and URLs treat specially.
+const TRICKY_JDBC: &str = r"a=b:c#d!e\f g&h%i+j";
+/// A token with every character that ODBC connection strings treat specially.
+const TRICKY_ODBC: &str = "x;y{z}w=v}}";
+const HOST: &str = "mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com";
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn file(rel: &str) -> PathBuf {
+    repo().join(rel)
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(file(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"))
+}
+
+/// A stand-in issuing `token` (or its own self-describing tokens) and a sandbox using it.
+fn setup(token: Option<&str>) -> (StandIn, Sandbox) {
+    let s = StandIn::start_with(Config {
+        fixed_token: token.map(str::to_owned),
+        ..Config::default()
+    });
+    let mut sb = Sandbox::new(&s);
+    sb.set("REDSHIFT_IDC_TOKEN_BIN", BIN);
+    (s, sb)
+}
+
+/// Runs a plugin-config script with the sandbox's environment, under `shell` ("" = directly,
+/// through its `#!/bin/sh` line).
+fn script(sb: &Sandbox, shell: &str, rel: &str, args: &[&str]) -> Output {
+    let mut c = if shell.is_empty() {
+        StdCommand::new(file(rel))
+    } else {
+        let mut c = StdCommand::new(shell);
+        c.arg(file(rel));
+        c
+    };
+    c.env_clear();
+    for (k, v) in &sb.env {
+        c.env(k, v);
+    }
+    c.args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the script")
+}
+
+fn ok_stdout(out: &Output) -> String {
+    assert_success(out);
+    assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(out));
+    stdout(out)
+}
+
+fn issued(s: &StandIn) -> String {
+    s.requests()
+        .last()
+        .and_then(|r| r.token.clone())
+        .expect("a token was issued")
+}
+
+/// `java tests/it/fixtures/JdbcSettings.java ARGS < input`, one output line per key.
+fn java(args: &[&str], input: &str) -> Vec<String> {
+    let mut child = StdCommand::new("java")
+        .arg(file("tests/it/fixtures/JdbcSettings.java"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("java (17+) must be on PATH for these tests");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_success(&out);
+    stdout(&out).lines().map(str::to_owned).collect()
+}
+
+// ----------------------------------------------------------------------------------------
+// JDBC
+
+#[test]
+fn jdbc_properties_are_read_back_by_java() {
+    for token in [None, Some(TRICKY_JDBC)] {
+        let (s, sb) = setup(token);
+        let out = script(
+            &sb,
+            "",
+            "plugin-config/jdbc/redshift-idc-jdbc",
+            &["--host", HOST, "--database", "dev"],
+        );
+        let doc = ok_stdout(&out);
+        let issued = issued(&s);
+        assert_eq!(s.requests()[0].targets, ["mycluster"]);
+        assert!(doc.contains("# URL: jdbc:redshift://mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com:5439/dev\n"), "{doc}");
+        let got = java(
+            &[
+                "props",
+                "token",
+                "plugin_name",
+                "token_type",
+                "ssl",
+                "sslmode",
+                "user",
+            ],
+            &doc,
+        );
+        assert_eq!(
+            got,
+            [
+                issued.as_str(),
+                "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
+                "SUBJECT_TOKEN",
+                "true",
+                "verify-full",
+                "<missing>"
+            ]
+        );
+    }
+}
+
+#[test]
+fn jdbc_url_is_decoded_by_the_driver_rules() {
+    let (s, sb) = setup(Some(TRICKY_JDBC));
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &[
+            "--url",
+            "--host",
+            &format!("{HOST}:5440"),
+            "--database",
+            "sales & ops+1",
+        ],
+    );
+    let url = ok_stdout(&out);
+    assert_eq!(url.lines().count(), 1);
+    let url = url.trim_end();
+    assert!(
+        url.starts_with(&format!(
+            "jdbc:redshift://{HOST}:5440/sales%20%26%20ops%2B1?plugin_name="
+        )),
+        "{url}"
+    );
+    assert!(
+        !url.contains(' ') && url.matches('&').count() == 4,
+        "every value is encoded: {url}"
+    );
+    let got = java(
+        &[
+            "url",
+            "HOST",
+            "PORT",
+            "DBNAME",
+            "plugin_name",
+            "token",
+            "token_type",
+            "ssl",
+            "sslmode",
+        ],
+        url,
+    );
+    assert_eq!(
+        got,
+        [
+            HOST,
+            "5440",
+            "sales & ops+1",
+            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
+            TRICKY_JDBC,
+            "SUBJECT_TOKEN",
+            "true",
+            "verify-full"
+        ]
+    );
+    assert_eq!(issued(&s), TRICKY_JDBC);
+}
+
+#[test]
+fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
+    let (s, sb) = setup(Some(TRICKY_JDBC));
+    let target = sb.home().join("rsjdbc.ini");
+    std::fs::write(&target, "old contents\n").unwrap();
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &[
+            "--ini",
+            "--host",
+            HOST,
+            "--database",
+            "dev",
+            "--output",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(ok_stdout(&out), "", "with --output nothing goes to stdout");
+    assert_eq!(issued(&s), TRICKY_JDBC);
+    let ini = std::fs::read_to_string(&target).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(sb.home())
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".redshift-idc-jdbc")
+        })
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+    let got = java(
+        &[
+            "ini",
+            "REDSHIFT_IDC",
+            "token",
+            "plugin_name",
+            "token_type",
+            "sslmode",
+        ],
+        &ini,
+    );
+    assert_eq!(
+        got,
+        [
+            TRICKY_JDBC,
+            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
+            "SUBJECT_TOKEN",
+            "verify-full"
+        ]
+    );
+
+    // Another section name, on stdout.
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &[
+            "--ini",
+            "--ini-section",
+            "PROD",
+            "--host",
+            HOST,
+            "--database",
+            "dev",
+        ],
+    );
+    let got = java(&["ini", "PROD", "token"], &ok_stdout(&out));
+    assert_eq!(got, [TRICKY_JDBC]);
+}
+
+#[test]
+fn jdbc_template_has_the_settings_the_script_produces() {
+    let template = read("plugin-config/jdbc/redshift-idc.properties.template");
+    let got = java(
+        &[
+            "props",
+            "plugin_name",
+            "token",
+            "token_type",
+            "ssl",
+            "sslmode",
+            "IniFile",
+        ],
+        &template,
+    );
+    assert_eq!(
+        got,
+        [
+            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
+            "REPLACE_WITH_TOKEN",
+            "SUBJECT_TOKEN",
+            "true",
+            "verify-full",
+            "<missing>"
+        ]
+    );
+    let readme = read("plugin-config/jdbc/README.md");
+    for tool in [
+        "## DBeaver",
+        "## DataGrip",
+        "## SQL Workbench/J",
+        "IniFile",
+        "IniSection",
+    ] {
+        assert!(readme.contains(tool), "jdbc/README.md covers {tool}");
+    }
+}
+
+#[test]
+fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
+    let (s, sb) = setup(None);
+    // An explicit target replaces the one derived from --host; other options pass through.
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &[
+            "--host",
+            "db.example.com",
+            "--database",
+            "dev",
+            "--workgroup",
+            "wg1",
+            "--region",
+            "eu-north-1",
+            "--no-cache",
+        ],
+    );
+    ok_stdout(&out);
+    let r = &s.requests()[0];
+    assert_eq!(
+        (r.targets.clone(), r.region.clone()),
+        (vec!["wg1".to_owned()], Some("eu-north-1".to_owned()))
+    );
+
+    // The executable's error and exit status come through unchanged; nothing on stdout.
+    s.push(Reply::error(
+        "AccessDeniedException",
+        "User is not authorized",
+    ));
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &["--url", "--host", HOST, "--database", "dev", "--no-cache"],
+    );
+    assert_failure(
+        &out,
+        4,
+        &[
+            "AccessDeniedException",
+            "redshift:GetIdentityCenterAuthToken",
+        ],
+    );
+
+    // Usage errors of the script itself.
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &["--host", HOST],
+    );
+    assert_failure(&out, 2, &["--database DB is required"]);
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &["--host", "x/y", "--database", "d"],
+    );
+    assert_failure(&out, 2, &["invalid host name"]);
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &["--format", "json", "--host", HOST, "--database", "d"],
+    );
+    assert_failure(&out, 2, &["chosen by this script"]);
+    let out = script(&sb, "", "plugin-config/jdbc/redshift-idc-jdbc", &["--help"]);
+    assert!(ok_stdout(&out).contains("Usage:"));
+}
+
+#[test]
+fn scripts_find_the_executable_on_path() {
+    let (s, mut sb) = setup(None);
+    sb.unset("REDSHIFT_IDC_TOKEN_BIN");
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/odbc/redshift-idc-odbc",
+        &["--host", HOST, "--database", "dev"],
+    );
+    assert_failure(
+        &out,
+        2,
+        &["cannot find redshift-idc-token", "REDSHIFT_IDC_TOKEN_BIN"],
+    );
+
+    let bin_dir = sb.home().join("bin");
+    std::fs::create_dir(&bin_dir).unwrap();
+    std::os::unix::fs::symlink(BIN, bin_dir.join("redshift-idc-token")).unwrap();
+    sb.set(
+        "PATH",
+        &format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()),
+    );
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/odbc/redshift-idc-odbc",
+        &["--host", HOST, "--database", "dev"],
+    );
+    let conn = ok_stdout(&out);
+    assert_eq!(parse_odbc(conn.trim_end())["token"], issued(&s));
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/jdbc/redshift-idc-jdbc",
+        &["--host", HOST, "--database", "dev"],
+    );
+    ok_stdout(&out);
+}
+
+/// Every launcher, under dash and bash, and traced: no process ever gets the token as an
+/// argument (argv is world-readable through /proc and ps).
+#[test]
+fn launchers_are_posix_and_never_put_the_token_in_argv() {
+    let have_strace = StdCommand::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have_strace {
+        eprintln!("strace not installed: checking only that the launchers run under dash and bash");
+    }
+    let runs: [(&str, &[&str], &str); 5] = [
+        (
+            "plugin-config/jdbc/redshift-idc-jdbc",
+            &["--properties"],
+            TRICKY_JDBC,
+        ),
+        (
+            "plugin-config/jdbc/redshift-idc-jdbc",
+            &["--url"],
+            TRICKY_JDBC,
+        ),
+        (
+            "plugin-config/jdbc/redshift-idc-jdbc",
+            &["--ini"],
+            TRICKY_JDBC,
+        ),
+        ("plugin-config/odbc/redshift-idc-odbc", &[], TRICKY_ODBC),
+        (
+            "plugin-config/odbc/redshift-idc-odbc",
+            &["--dsn", "Redshift IdC"],
+            TRICKY_ODBC,
+        ),
+    ];
+    for shell in ["dash", "bash"] {
+        for (rel, mode, token) in runs {
+            let (_s, sb) = setup(Some(token));
+            let mut args: Vec<&str> = mode.to_vec();
+            args.extend(["--host", HOST, "--database", "dev", "--no-cache"]);
+            let plain = script(&sb, shell, rel, &args);
+            let expected = ok_stdout(&plain);
+            if !have_strace {
+                continue;
+            }
+            let log = sb.home().join("execve.log");
+            let mut traced = vec![
+                "-f",
+                "-qq",
+                "-e",
+                "trace=execve",
+                "-s",
+                "1000000",
+                "-o",
+                log.to_str().unwrap(),
+                shell,
+            ];
+            let path = file(rel);
+            traced.push(path.to_str().unwrap());
+            traced.extend(&args);
+            let mut c = StdCommand::new("strace");
+            c.env_clear();
+            for (k, v) in &sb.env {
+                c.env(k, v);
+            }
+            let out = c.args(&traced).stdin(Stdio::null()).output().unwrap();
+            if !out.status.success() && stderr(&out).contains("ptrace") {
+                eprintln!(
+                    "strace cannot trace here (ptrace not permitted): {}",
+                    stderr(&out)
+                );
+                continue;
+            }
+            assert_eq!(ok_stdout(&out), expected, "same output under strace");
+            let execs = std::fs::read_to_string(&log).unwrap();
+            assert!(
+                execs.contains("redshift-idc-token"),
+                "the trace sees the executable: {execs}"
+            );
+            for needle in [token.to_owned(), token.replace('\\', "\\\\")] {
+                assert!(
+                    !execs.contains(&needle),
+                    "{rel} {mode:?}: the token is in an argv:\n{execs}"
+                );
+            }
+        }
+    }
+}
+
+// ----------------------------------------------------------------------------------------
+// ODBC
+
+/// Parses an ODBC connection string: `KEY=VALUE` pairs separated by `;`, where a value that
+/// starts with `{` runs to the matching `}` and `}}` inside it stands for `}`.
+fn parse_odbc(s: &str) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    let mut chars = s.chars().peekable();
+    loop {
+        let mut key = String::new();
+        while let Some(&c) = chars.peek() {
+            if c == '=' {
+                break;
+            }
+            assert!(
+                c != ';' && c != '{' && c != '}',
+                "bad key character {c:?} in {s:?}"
+            );
+            key.push(c);
+            chars.next();
+        }
+        if key.is_empty() && chars.peek().is_none() {
+            break;
+        }
+        assert_eq!(chars.next(), Some('='), "no '=' after key {key:?} in {s:?}");
+        let mut value = String::new();
+        if chars.peek() == Some(&'{') {
+            chars.next();
+            loop {
+                match chars.next() {
+                    Some('}') if chars.peek() == Some(&'}') => {
+                        chars.next();
+                        value.push('}');
+                    }
+                    Some('}') => break,
+                    Some(c) => value.push(c),
+                    None => panic!("unterminated braced value in {s:?}"),
+                }
+            }
+            assert!(
+                matches!(chars.peek(), None | Some(';')),
+                "junk after a braced value in {s:?}"
+            );
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ';' {
+                    break;
+                }
+                assert!(c != '{' && c != '}', "unbraced {c:?} in {s:?}");
+                value.push(c);
+                chars.next();
+            }
+        }
+        assert!(
+            out.insert(key.clone(), value).is_none(),
+            "duplicate key {key} in {s:?}"
+        );
+        if chars.next().is_none() {
+            break;
+        }
+    }
+    out
+}
+
+#[test]
+fn odbc_parser_self_check() {
+    let m = parse_odbc("Driver={A (x64)};token={a;b}}c};x=1");
+    assert_eq!(m["Driver"], "A (x64)");
+    assert_eq!(m["token"], "a;b}c");
+    assert_eq!(m["x"], "1");
+}
+
+#[test]
+fn odbc_connection_string_round_trips_the_token() {
+    for token in [None, Some(TRICKY_ODBC)] {
+        let (s, sb) = setup(token);
+        let out = script(
+            &sb,
+            "",
+            "plugin-config/odbc/redshift-idc-odbc",
+            &[
+                "--host",
+                HOST,
+                "--database",
+                "sales;{eu}",
+                "--driver",
+                "Amazon Redshift (x64)",
+            ],
+        );
+        let conn = ok_stdout(&out);
+        assert_eq!(conn.lines().count(), 1, "{conn}");
+        let m = parse_odbc(conn.trim_end());
+        let want: BTreeMap<String, String> = [
+            ("Driver", "Amazon Redshift (x64)"),
+            ("Server", HOST),
+            ("Port", "5439"),
+            ("Database", "sales;{eu}"),
+            ("plugin_name", "IdpTokenAuthPlugin"),
+            ("token", issued(&s).as_str()),
+            ("token_type", "SUBJECT_TOKEN"),
+            ("SSLMode", "verify-full"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        assert_eq!(m, want, "{conn}");
+        if let Some(t) = token {
+            assert_eq!(issued(&s), t);
+        }
+    }
+
+    let (s, sb) = setup(Some(TRICKY_ODBC));
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/odbc/redshift-idc-odbc",
+        &[
+            "--dsn",
+            "Redshift-IdC",
+            "--cluster-id",
+            "c1",
+            "--region",
+            "us-west-2",
+        ],
+    );
+    let m = parse_odbc(ok_stdout(&out).trim_end());
+    assert_eq!(
+        m.keys().collect::<Vec<_>>(),
+        ["DSN", "plugin_name", "token", "token_type"]
+    );
+    assert_eq!(m["DSN"], "Redshift-IdC");
+    assert_eq!(m["token"], TRICKY_ODBC);
+    assert_eq!(s.requests()[0].region.as_deref(), Some("us-west-2"));
+
+    s.push(Reply::error(
+        "UnsupportedOperation",
+        "not identity-enhanced",
+    ));
+    let out = script(
+        &sb,
+        "",
+        "plugin-config/odbc/redshift-idc-odbc",
+        &["--host", HOST, "--database", "d", "--no-cache"],
+    );
+    assert_failure(&out, 4, &["not identity-enhanced"]);
+}
+
+/// A strict INI reader: `[section]`, `key = value`, whole-line `#`/`;` comments; anything
+/// else (or a key outside a section, or a repeated key) fails the test.
+fn parse_ini(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
+    let mut sections: Vec<(String, BTreeMap<String, String>)> = Vec::new();
+    for (n, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        if let Some(name) = line.strip_prefix('[') {
+            let name = name
+                .strip_suffix(']')
+                .unwrap_or_else(|| panic!("line {}: {raw}", n + 1));
+            sections.push((name.trim().to_owned(), BTreeMap::new()));
+            continue;
+        }
+        let (k, v) = line
+            .split_once('=')
+            .unwrap_or_else(|| panic!("line {}: not key=value: {raw}", n + 1));
+        let (_, keys) = sections
+            .last_mut()
+            .unwrap_or_else(|| panic!("line {}: key outside a section", n + 1));
+        let k = k.trim().to_owned();
+        assert!(
+            keys.insert(k.clone(), v.trim().to_owned()).is_none(),
+            "line {}: repeated key {k}",
+            n + 1
+        );
+    }
+    sections
+}
+
+#[test]
+fn odbc_ini_template_is_a_complete_dsn_without_a_token() {
+    let ini = parse_ini(&read("plugin-config/odbc/odbc.ini.template"));
+    let names: Vec<&str> = ini.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["ODBC Data Sources", "Redshift-IdC"]);
+    assert_eq!(ini[0].1["Redshift-IdC"], "Amazon Redshift (x64)");
+    let dsn = &ini[1].1;
+    for (k, v) in [
+        ("Host", HOST),
+        ("Port", "5439"),
+        ("Database", "dev"),
+        ("plugin_name", "IdpTokenAuthPlugin"),
+        ("token_type", "SUBJECT_TOKEN"),
+        ("SSLMode", "verify-full"),
+    ] {
+        assert_eq!(dsn.get(k).map(String::as_str), Some(v), "{k}");
+    }
+    assert!(dsn["Driver"].ends_with(".so"));
+    assert!(
+        !dsn.keys().any(|k| k.eq_ignore_ascii_case("token")),
+        "no token in a DSN"
+    );
+    let readme = read("plugin-config/odbc/README.md");
+    assert!(readme.contains("## Windows DSN") && readme.contains("ODBC.INI"));
+}
+
+// ----------------------------------------------------------------------------------------
+// AWS profiles
+
+fn example_profiles() -> Vec<(String, BTreeMap<String, String>)> {
+    parse_ini(&read("plugin-config/aws/config.example"))
+        .into_iter()
+        .filter_map(|(name, keys)| Some((name.strip_prefix("profile ")?.to_owned(), keys)))
+        .collect()
+}
+
+#[test]
+fn aws_config_example_profiles_are_accepted_with_their_regions() {
+    let all = parse_ini(&read("plugin-config/aws/config.example"));
+    assert!(
+        all.iter()
+            .any(|(n, k)| n == "sso-session corp" && k.contains_key("sso_start_url"))
+    );
+    let profiles = example_profiles();
+    let names: Vec<&str> = profiles.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["redshift-sso", "redshift-idc", "redshift-idc-apac"]);
+    assert!(profiles[0].1.contains_key("sso_session"));
+    assert!(profiles[1].1["credential_process"].starts_with("redshift-idc-role-credentials "));
+
+    let s = StandIn::start();
+    let mut sb = Sandbox::new(&s);
+    sb.unset("AWS_REGION");
+    sb.set(
+        "AWS_CONFIG_FILE",
+        file("plugin-config/aws/config.example").to_str().unwrap(),
+    );
+    let readme = read("plugin-config/aws/README.md");
+    for (name, keys) in &profiles {
+        assert!(
+            readme.contains(&format!("--profile {name}")),
+            "the README shows --profile {name}"
+        );
+        let region = &keys["region"];
+        // The environment's credentials come first in the chain, so the profile's own
+        // credentials (SSO sign-in, credential_process) are not needed for this check.
+        let out = sb.run(&["doctor", "--json", "--profile", name, "--cluster-id", "c1"]);
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
+        assert_eq!(
+            v["steps"][1]["details"]["region"],
+            region.as_str(),
+            "{name}: {v}"
+        );
+        assert_eq!(v["steps"][1]["details"]["from"], "profile");
+        assert_eq!(v["steps"][3]["details"]["profile"], name.as_str());
+        assert_eq!(v["steps"][3]["details"]["defined"], true);
+        assert_success(&out);
+        assert_eq!(
+            s.requests().last().unwrap().region.as_deref(),
+            Some(region.as_str())
+        );
+
+        // And the token command itself, with -v saying where the region came from.
+        let out = sb.run(&["-v", "--profile", name, "--cluster-id", "c1", "--no-cache"]);
+        assert_success(&out);
+        let err = stderr(&out);
+        assert!(
+            err.contains(region.as_str()) && err.contains("from=\"profile\""),
+            "{err}"
+        );
+    }
+}
+
+/// base64url without padding, as in JWTs.
+fn b64url(data: &[u8]) -> String {
+    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in data.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn role_credentials_script_is_a_working_credential_process() {
+    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.JWT-SENTINEL-from-the-idp.sig";
+    const CONTEXT: &str = "CONTEXT-SENTINEL-identity-context-0123456789";
+    const ROLE_KEY: &str = "ASIASTUBROLE00000001";
+    // A payload whose encoding needs padding and uses both URL-safe characters.
+    let mut filler = String::from("???>>>~~~");
+    let encoded = loop {
+        let payload =
+            format!(r#"{{"sts:identity_context":"{CONTEXT}","sub":"user-1","x":"{filler}"}}"#);
+        let e = b64url(payload.as_bytes());
+        if !e.len().is_multiple_of(4) && e.contains('-') && e.contains('_') {
+            break e;
+        }
+        assert!(filler.len() < 40, "no suitable payload: {e}");
+        filler.push('?');
+    };
+    let id_token = format!("eyJhbGciOiJSUzI1NiJ9.{encoded}.SIGNATURE-SENTINEL");
+
+    let s = StandIn::start();
+    let mut sb = Sandbox::new(&s);
+    for k in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_REGION",
+    ] {
+        sb.unset(k);
+    }
+    let config = file("plugin-config/aws/config.example");
+    sb.set("AWS_CONFIG_FILE", config.to_str().unwrap());
+    let stub = sb.home().join("stub");
+    let bin = sb.home().join("bin");
+    std::fs::create_dir_all(&stub).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    let expiration = redshift_idc_token::token::rfc3339(
+        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
+    )
+    .replace('Z', "+00:00");
+    std::fs::write(
+        stub.join("create-token.reply"),
+        format!(r#"{{"accessToken":"AT-SENTINEL","tokenType":"Bearer","expiresIn":3600,"idToken":"{id_token}"}}"#),
+    )
+    .unwrap();
+    std::fs::write(
+        stub.join("assume-role.reply"),
+        format!(
+            r#"{{"Credentials":{{"AccessKeyId":"{ROLE_KEY}","SecretAccessKey":"{SECRET_KEY}","SessionToken":"{SESSION_TOKEN}","Expiration":"{expiration}"}},"AssumedRoleUser":{{"Arn":"arn:aws:sts::111122223333:assumed-role/RedshiftIdcUser/x"}}}}"#
+        ),
+    )
+    .unwrap();
+    let write_exe = |path: &Path, body: &str| {
+        std::fs::write(path, body).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // A stand-in `aws`: records its arguments and request files, answers from the replies.
+    write_exe(
+        &bin.join("aws"),
+        &format!(
+            r#"#!/bin/sh
+set -eu
+d='{}'
+printf '%s\n' "$*" >>"$d/argv.log"
+for a in "$@"; do
+    case $a in file://*) cat "${{a#file://}}" >>"$d/input.log"; echo >>"$d/input.log" ;; esac
+done
+case " $* " in
+*" sso-oidc create-token-with-iam "*) cat "$d/create-token.reply" ;;
+*" sts assume-role "*) cat "$d/assume-role.reply" ;;
+*) echo "stub aws: unexpected: $*" >&2; exit 1 ;;
+esac
+"#,
+            stub.display()
+        ),
+    );
+    write_exe(
+        &bin.join("my-idp-cli"),
+        &format!("#!/bin/sh\nprintf '%s\\n' '{JWT}'\n"),
+    );
+    std::os::unix::fs::symlink(
+        file("plugin-config/aws/redshift-idc-role-credentials"),
+        bin.join("redshift-idc-role-credentials"),
+    )
+    .unwrap();
+    sb.set(
+        "PATH",
+        &format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+    );
+    let tmp = sb.home().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    sb.set("TMPDIR", tmp.to_str().unwrap());
+
+    let out = sb.run(&[
+        "doctor",
+        "-vv",
+        "--json",
+        "--profile",
+        "redshift-idc",
+        "--cluster-id",
+        "c1",
+    ]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    let token = s.requests().last().and_then(|r| r.token.clone());
+    assert_no_secrets(&text, token.as_deref());
+    for secret in [JWT, CONTEXT, id_token.as_str(), "AT-SENTINEL"] {
+        assert!(!text.contains(secret), "{secret} leaked: {text}");
+    }
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let creds = &v["steps"][4]["details"];
+    assert_eq!(creds["source"], "credential_process", "{v}");
+    assert_eq!(creds["temporary"], true);
+    assert_eq!(creds["access_key_id"], "ASIA****0001");
+    assert!(creds["expiration"].as_str().unwrap().ends_with('Z'));
+    let r = s.requests();
+    assert_eq!(r.len(), 1);
+    assert_eq!(
+        r[0].access_key_id.as_deref(),
+        Some(ROLE_KEY),
+        "the call used the role session"
+    );
+    assert!(r[0].has_security_token);
+    assert_eq!(r[0].region.as_deref(), Some("eu-west-1"));
+
+    // What the script asked the AWS CLI for, and what it kept out of the arguments.
+    let argv = std::fs::read_to_string(stub.join("argv.log")).unwrap();
+    let calls: Vec<&str> = argv.lines().collect();
+    // doctor resolves the credentials in its credentials step, and the call resolves them
+    // again (as a token run does): two runs of the credential_process, two calls each.
+    assert_eq!(calls.len(), 4, "{argv}");
+    for pair in calls.chunks(2) {
+        assert!(pair[0].starts_with("--profile redshift-sso --region us-east-1 sso-oidc create-token-with-iam --cli-input-json file://"), "{argv}");
+        assert!(
+            pair[1].starts_with(
+                "--profile redshift-sso --region us-east-1 sts assume-role --cli-input-json file://"
+            ),
+            "{argv}"
+        );
+    }
+    for secret in [JWT, CONTEXT, id_token.as_str()] {
+        assert!(
+            !argv.contains(secret),
+            "a secret reached the aws arguments: {argv}"
+        );
+    }
+    let inputs: Vec<serde_json::Value> = std::fs::read_to_string(stub.join("input.log"))
+        .unwrap()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        inputs[0],
+        serde_json::json!({
+            "clientId": "arn:aws:sso::111122223333:application/ssoins-1111111111111111/apl-1111111111111111",
+            "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            "assertion": JWT,
+        })
+    );
+    assert_eq!(
+        inputs[1]["RoleArn"],
+        "arn:aws:iam::111122223333:role/RedshiftIdcUser"
+    );
+    assert_eq!(inputs[1]["DurationSeconds"], 3600);
+    assert_eq!(
+        inputs[1]["ProvidedContexts"],
+        serde_json::json!([{"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter", "ContextAssertion": CONTEXT}])
+    );
+    // The private request files are gone.
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "temporary request files left: {left:?}");
+
+    // A failing step is reported by the script and surfaces as a credentials failure.
+    std::fs::write(stub.join("assume-role.reply"), "{}").unwrap();
+    let out = sb.run(&["doctor", "--profile", "redshift-idc", "--cluster-id", "c1"]);
+    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("credential_process"),
+        "{}",
+        stdout(&out)
+    );
+}
