@@ -119,7 +119,7 @@ pub fn fetch_token(
         &Context {
             env,
             cache: cache.as_ref(),
-            fetcher: &AwsFetcher,
+            fetcher: &AwsFetcher::default(),
             clock: &SystemTime::now,
             start,
         },

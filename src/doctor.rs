@@ -18,25 +18,17 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
-use aws_credential_types::credential_feature::AwsCredentialFeature;
-use aws_credential_types::provider::ProvideCredentials;
-use aws_types::region::Region;
 use serde_json::{Value, json};
 
 use crate::cache::{self, Cache};
 use crate::cli::{DoctorArgs, GlobalArgs, TokenArgs};
 use crate::env::{self, Env};
 use crate::error::Error;
-use crate::fetch::{AwsFetcher, Call, Fetch};
+use crate::fetch::{AwsFetcher, Call, Fetch, ProbeCredentials};
+use crate::profile::{self, FileKind};
 use crate::settings::{Sourced, TokenRequest};
 use crate::target::{self, Service, Targets};
 use crate::token::rfc3339;
-
-/// Variables that select the container credential provider (read only to explain a source).
-const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
-const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 
 /// Credentials expiring sooner than this get a warning: a token fetched now would outlive them
 /// by little, and the next run will need fresh ones.
@@ -222,127 +214,6 @@ impl Report {
     }
 }
 
-/// What the credential chain resolved, without any secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialsInfo {
-    pub access_key_id: String,
-    /// A session token came with the keys (temporary credentials).
-    pub temporary: bool,
-    pub expiry: Option<SystemTime>,
-    /// The provider, as the SDK itself reported it on the credentials (if it did).
-    pub reported_source: Option<&'static str>,
-}
-
-/// Resolves credentials the way a token run does (aws-config's default chain).
-pub trait ProbeCredentials {
-    fn credentials(
-        &self,
-        request: &TokenRequest,
-        region: &str,
-        deadline: Instant,
-    ) -> Result<CredentialsInfo, Error>;
-}
-
-/// The real chain, configured exactly as `fetch.rs` configures it for a token run.
-#[derive(Debug, Default)]
-pub struct AwsCredentialsProbe;
-
-impl ProbeCredentials for AwsCredentialsProbe {
-    fn credentials(
-        &self,
-        req: &TokenRequest,
-        region: &str,
-        deadline: Instant,
-    ) -> Result<CredentialsInfo, Error> {
-        let seconds = req.timeout.as_secs();
-        let remaining = deadline.saturating_duration_since(Instant::now());
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))?;
-        rt.block_on(async {
-            let resolve = async {
-                let mut loader = aws_config::defaults(BehaviorVersion::latest())
-                    .region(Region::new(region.to_owned()))
-                    .timeout_config(
-                        TimeoutConfig::builder()
-                            .connect_timeout(Duration::from_secs(5).min(remaining))
-                            .operation_timeout(remaining)
-                            .build(),
-                    );
-                if let Some(p) = &req.profile {
-                    loader = loader.profile_name(&p.value);
-                }
-                if let Some(e) = &req.endpoint {
-                    loader = loader.endpoint_url(&e.value);
-                }
-                let config = loader.load().await;
-                let provider =
-                    config
-                        .credentials_provider()
-                        .ok_or_else(|| Error::NoCredentials {
-                            detail: "no credential provider configured".into(),
-                        })?;
-                let creds = provider
-                    .provide_credentials()
-                    .await
-                    .map_err(|e| crate::fetch::credentials_error(e, seconds))?;
-                Ok(CredentialsInfo {
-                    access_key_id: creds.access_key_id().to_owned(),
-                    temporary: creds.session_token().is_some(),
-                    expiry: creds.expiry(),
-                    reported_source: creds
-                        .get_property::<Vec<AwsCredentialFeature>>()
-                        .and_then(|f| reported_source(f)),
-                })
-            };
-            tokio::time::timeout(remaining, resolve)
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    seconds,
-                    during: "resolving AWS credentials",
-                }))
-        })
-    }
-}
-
-/// The provider named by the SDK's credential feature ids; the outermost provider wins (a
-/// role assumed from an SSO profile is "assume role").
-fn reported_source(features: &[AwsCredentialFeature]) -> Option<&'static str> {
-    use AwsCredentialFeature as F;
-    let has = |f: &[F]| features.iter().any(|x| f.contains(x));
-    let order: [(&[F], &'static str); 8] = [
-        (
-            &[F::CredentialsStsAssumeRole, F::CredentialsStsAssumeRoleSaml],
-            "assume role",
-        ),
-        (
-            &[
-                F::CredentialsStsAssumeRoleWebId,
-                F::CredentialsEnvVarsStsWebIdToken,
-                F::CredentialsProfileStsWebIdToken,
-            ],
-            "web identity",
-        ),
-        (
-            &[F::CredentialsSso, F::CredentialsProfileSso],
-            "IAM Identity Center (SSO)",
-        ),
-        (
-            &[F::CredentialsProcess, F::CredentialsProfileProcess],
-            "credential_process",
-        ),
-        (&[F::CredentialsEnvVars], "environment variables"),
-        (&[F::CredentialsProfile], "shared credentials file"),
-        (&[F::CredentialsHttp], "container metadata"),
-        (&[F::CredentialsImds], "instance metadata"),
-    ];
-    order
-        .into_iter()
-        .find(|(f, _)| has(f))
-        .map(|(_, name)| name)
-}
-
 /// Everything `diagnose` needs.
 pub struct Inputs<'a> {
     pub args: &'a TokenArgs,
@@ -356,12 +227,15 @@ pub struct Inputs<'a> {
 
 /// Runs `doctor`: prints the report on stdout and returns the exit status.
 pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
+    // One fetcher plays both parts, so the credentials the probe resolves are the ones the
+    // call uses (a credential_process runs once).
+    let aws = AwsFetcher::default();
     let report = diagnose(&Inputs {
         args: &args.token,
         env,
         cache_dir: global.cache_dir.as_deref(),
-        fetcher: &AwsFetcher,
-        credentials: &AwsCredentialsProbe,
+        fetcher: &aws,
+        credentials: &aws,
         clock: &SystemTime::now,
     });
     let mut doc = if args.json {
@@ -637,12 +511,12 @@ impl SharedFiles {
             config_exists: config_path.as_ref().is_some_and(|p| p.is_file()),
             config: config_text
                 .as_deref()
-                .and_then(|t| profile_section(t, profile, true)),
+                .and_then(|t| profile::section(t, profile, FileKind::Config)),
             config_path,
             credentials_exists: credentials_path.as_ref().is_some_and(|p| p.is_file()),
             credentials: credentials_text
                 .as_deref()
-                .and_then(|t| profile_section(t, profile, false)),
+                .and_then(|t| profile::section(t, profile, FileKind::Credentials)),
             credentials_path,
         }
     }
@@ -671,40 +545,6 @@ impl SharedFiles {
 
 fn has_key(section: Option<&[(String, String)]>, key: &str) -> bool {
     section.is_some_and(|s| s.iter().any(|(k, v)| k == key && !v.is_empty()))
-}
-
-/// The keys of `profile`'s section(s), or `None` if the file has no such section. In the
-/// config file a profile is `[profile NAME]` (or `[default]`); in the credentials file `[NAME]`.
-fn profile_section(text: &str, profile: &str, config_style: bool) -> Option<Vec<(String, String)>> {
-    let mut found = false;
-    let mut inside = false;
-    let mut keys = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
-        }
-        if let Some(section) = line.strip_prefix('[') {
-            let name = section.split(']').next().unwrap_or_default().trim();
-            let name = if config_style {
-                match name.strip_prefix("profile") {
-                    Some(rest) if rest.starts_with([' ', '\t']) => Some(rest.trim()),
-                    _ if name == "default" => Some("default"),
-                    _ => None,
-                }
-            } else {
-                Some(name)
-            };
-            inside = name == Some(profile);
-            found |= inside;
-            continue;
-        }
-        if inside && let Some((k, v)) = line.split_once('=') {
-            let v = v.split(" #").next().unwrap_or_default().trim();
-            keys.push((k.trim().to_ascii_lowercase(), v.to_owned()));
-        }
-    }
-    found.then_some(keys)
 }
 
 fn profile_step(req: &TokenRequest, files: &SharedFiles) -> Step {
@@ -822,8 +662,10 @@ fn infer_source(env: &Env, profile: &str, files: &SharedFiles) -> Inferred {
     if env.get(env::AWS_WEB_IDENTITY_TOKEN_FILE).is_some() {
         return inferred("web identity", "AWS_WEB_IDENTITY_TOKEN_FILE is set".into());
     }
-    if env.get(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI).is_some()
-        || env.get(AWS_CONTAINER_CREDENTIALS_FULL_URI).is_some()
+    if env
+        .get(env::AWS_CONTAINER_CREDENTIALS_RELATIVE_URI)
+        .is_some()
+        || env.get(env::AWS_CONTAINER_CREDENTIALS_FULL_URI).is_some()
     {
         return inferred(
             "container metadata",
@@ -1084,6 +926,7 @@ fn human(d: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fetch::CredentialsInfo;
     use crate::token::{AuthToken, Secret};
     use std::cell::Cell;
 

@@ -10,6 +10,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::Credentials;
+use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
 use aws_sdk_redshift::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
@@ -19,6 +21,7 @@ use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationI
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
+use aws_types::SdkConfig;
 use aws_types::region::Region;
 use tracing::{debug, info};
 
@@ -47,8 +50,103 @@ pub trait Fetch {
 }
 
 /// The real thing: aws-config's credential chain and the AWS SDK clients.
+///
+/// Credentials resolved once (by [`ProbeCredentials::credentials`] or a first fetch) are
+/// kept and reused, so `doctor` does not run a `credential_process` (which may prompt for
+/// MFA) twice.
 #[derive(Debug, Default)]
-pub struct AwsFetcher;
+pub struct AwsFetcher {
+    resolved: std::sync::Mutex<Option<Credentials>>,
+}
+
+/// What the credential chain resolved, without any secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialsInfo {
+    pub access_key_id: String,
+    /// A session token came with the keys (temporary credentials).
+    pub temporary: bool,
+    pub expiry: Option<SystemTime>,
+    /// The provider, as the SDK itself reported it on the credentials (if it did).
+    pub reported_source: Option<&'static str>,
+}
+
+/// Resolves credentials the way a token run does (aws-config's default chain), for `doctor`.
+pub trait ProbeCredentials {
+    fn credentials(
+        &self,
+        request: &TokenRequest,
+        region: &str,
+        deadline: Instant,
+    ) -> Result<CredentialsInfo, Error>;
+}
+
+impl ProbeCredentials for AwsFetcher {
+    fn credentials(
+        &self,
+        req: &TokenRequest,
+        region: &str,
+        deadline: Instant,
+    ) -> Result<CredentialsInfo, Error> {
+        let seconds = req.timeout.as_secs();
+        let remaining = deadline.saturating_duration_since(Instant::now());
+        runtime()?.block_on(async {
+            let resolve = async {
+                let config = sdk_config(req, region, remaining).await;
+                let creds = self.credentials_for(&config, seconds).await?;
+                Ok(CredentialsInfo {
+                    access_key_id: creds.access_key_id().to_owned(),
+                    temporary: creds.session_token().is_some(),
+                    expiry: creds.expiry(),
+                    reported_source: creds
+                        .get_property::<Vec<AwsCredentialFeature>>()
+                        .and_then(|f| reported_source(f)),
+                })
+            };
+            tokio::time::timeout(remaining, resolve)
+                .await
+                .unwrap_or(Err(Error::Timeout {
+                    seconds,
+                    during: "resolving AWS credentials",
+                }))
+        })
+    }
+}
+
+impl AwsFetcher {
+    /// The credentials resolved earlier in this run, or the chain's answer now.
+    ///
+    /// Resolving them ourselves, before the call, gives "none found", "expired" and "the
+    /// provider failed" each their own message instead of a generic dispatch failure.
+    async fn credentials_for(
+        &self,
+        config: &SdkConfig,
+        timeout: u64,
+    ) -> Result<Credentials, Error> {
+        if let Some(c) = self.resolved.lock().ok().and_then(|g| g.clone()) {
+            return Ok(c);
+        }
+        let started = Instant::now();
+        let provider = config
+            .credentials_provider()
+            .ok_or_else(|| Error::NoCredentials {
+                detail: "no credential provider configured".into(),
+            })?;
+        let creds = provider
+            .provide_credentials()
+            .await
+            .map_err(|e| credentials_error(e, timeout))?;
+        info!(
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            temporary = creds.session_token().is_some(),
+            expires = creds.expiry().map(rfc3339).as_deref().unwrap_or("never"),
+            "resolved AWS credentials"
+        );
+        if let Ok(mut slot) = self.resolved.lock() {
+            *slot = Some(creds.clone());
+        }
+        Ok(creds)
+    }
+}
 
 /// How long the metadata service may take to tell a region before we give up on it.
 const REGION_DISCOVERY_LIMIT: Duration = Duration::from_secs(3);
@@ -61,7 +159,7 @@ impl Fetch for AwsFetcher {
         let seconds = call.request.timeout.as_secs();
         let remaining = call.deadline.saturating_duration_since(Instant::now());
         runtime()?.block_on(async {
-            tokio::time::timeout(remaining, fetch(call, remaining))
+            tokio::time::timeout(remaining, fetch(self, call, remaining))
                 .await
                 .unwrap_or(Err(Error::Timeout {
                     seconds,
@@ -95,10 +193,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
 }
 
-async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> {
-    let req = call.request;
+/// aws-config's shared configuration for one run: region, profile, endpoint and timeouts.
+async fn sdk_config(req: &TokenRequest, region: &str, remaining: Duration) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(call.region.to_owned()))
+        .region(Region::new(region.to_owned()))
         .timeout_config(
             TimeoutConfig::builder()
                 .connect_timeout(CONNECT_TIMEOUT.min(remaining))
@@ -111,26 +209,19 @@ async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> 
     if let Some(e) = &req.endpoint {
         loader = loader.endpoint_url(&e.value);
     }
-    let config = loader.load().await;
+    loader.load().await
+}
 
-    // Resolve credentials ourselves, before the call, so that "none found", "expired" and
-    // "the provider failed" each get their own message instead of a generic dispatch failure.
-    let started = Instant::now();
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| Error::NoCredentials {
-            detail: "no credential provider configured".into(),
-        })?;
-    let creds = provider
-        .provide_credentials()
-        .await
-        .map_err(|e| credentials_error(e, req.timeout.as_secs()))?;
-    info!(
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        temporary = creds.session_token().is_some(),
-        expires = creds.expiry().map(rfc3339).as_deref().unwrap_or("never"),
-        "resolved AWS credentials"
-    );
+async fn fetch(
+    fetcher: &AwsFetcher,
+    call: Call<'_>,
+    remaining: Duration,
+) -> Result<AuthToken, Error> {
+    let req = call.request;
+    let config = sdk_config(req, call.region, remaining).await;
+    let creds = fetcher
+        .credentials_for(&config, req.timeout.as_secs())
+        .await?;
     if let Some(expiry) = creds.expiry()
         && expiry <= SystemTime::now()
     {
@@ -183,6 +274,43 @@ async fn fetch(call: Call<'_>, remaining: Duration) -> Result<AuthToken, Error> 
     })
 }
 
+/// The provider named by the SDK's credential feature ids; the outermost provider wins (a
+/// role assumed from an SSO profile is "assume role").
+fn reported_source(features: &[AwsCredentialFeature]) -> Option<&'static str> {
+    use AwsCredentialFeature as F;
+    let has = |f: &[F]| features.iter().any(|x| f.contains(x));
+    let order: [(&[F], &'static str); 8] = [
+        (
+            &[F::CredentialsStsAssumeRole, F::CredentialsStsAssumeRoleSaml],
+            "assume role",
+        ),
+        (
+            &[
+                F::CredentialsStsAssumeRoleWebId,
+                F::CredentialsEnvVarsStsWebIdToken,
+                F::CredentialsProfileStsWebIdToken,
+            ],
+            "web identity",
+        ),
+        (
+            &[F::CredentialsSso, F::CredentialsProfileSso],
+            "IAM Identity Center (SSO)",
+        ),
+        (
+            &[F::CredentialsProcess, F::CredentialsProfileProcess],
+            "credential_process",
+        ),
+        (&[F::CredentialsEnvVars], "environment variables"),
+        (&[F::CredentialsProfile], "shared credentials file"),
+        (&[F::CredentialsHttp], "container metadata"),
+        (&[F::CredentialsImds], "instance metadata"),
+    ];
+    order
+        .into_iter()
+        .find(|(f, _)| has(f))
+        .map(|(_, name)| name)
+}
+
 /// Rejects a Redshift success reply whose XML document is not complete.
 ///
 /// The SDK's XML reader is lenient: a body cut off inside `<Token>` still yields the part
@@ -220,7 +348,7 @@ impl Intercept for CompleteXmlReply {
     }
 }
 
-pub fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
+fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
     let detail = one_line(&DisplayErrorContext(&e).to_string());
     debug!(%detail, "credential provider failed");
     match e {

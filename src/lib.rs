@@ -15,6 +15,7 @@ pub mod fetch;
 pub mod logging;
 pub mod obtain;
 pub mod output;
+pub mod profile;
 pub mod settings;
 pub mod target;
 pub mod token;

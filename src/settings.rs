@@ -6,12 +6,12 @@
 //! is cheap. Only when no region is found offline does the program ask the SDK's full chain
 //! (which may query the instance metadata service).
 
-use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::TokenArgs;
 use crate::env::{self, Env};
 use crate::error::Error;
+use crate::profile;
 use crate::target::{self, Service, Targets};
 
 /// How the cache takes part in a run.
@@ -111,7 +111,7 @@ impl TokenRequest {
             })
             .or_else(|| {
                 let file = env.config_file()?;
-                sourced(profile_setting(&file, profile_name, "region"), "profile")
+                sourced(profile::setting(&file, profile_name, "region"), "profile")
             });
 
         let endpoint = match &args.endpoint_url {
@@ -164,42 +164,6 @@ fn endpoint_from_env(service: Service, env: &Env) -> Option<Sourced<String>> {
     [specific, env::AWS_ENDPOINT_URL]
         .into_iter()
         .find_map(|name| sourced(env.get(name).map(str::to_owned), name))
-}
-
-/// A key of one profile in the shared config file (`[default]` or `[profile NAME]`), read the
-/// way aws-config reads it: later sections with the same name add to earlier ones, keys are
-/// case-insensitive, `#` and `;` start comments. A missing or unreadable file has no settings.
-pub fn profile_setting(file: &Path, profile: &str, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    let mut in_profile = false;
-    let mut found = None;
-    for line in text.lines() {
-        let line = line.trim();
-        if line.starts_with('#') || line.starts_with(';') || line.is_empty() {
-            continue;
-        }
-        if let Some(section) = line.strip_prefix('[') {
-            let name = section.split(']').next().unwrap_or_default().trim();
-            let name = match name.strip_prefix("profile") {
-                Some(rest) if rest.starts_with([' ', '\t']) => rest.trim(),
-                _ if name == "default" => "default",
-                _ => {
-                    in_profile = false;
-                    continue;
-                }
-            };
-            in_profile = name == profile;
-            continue;
-        }
-        if in_profile
-            && let Some((k, v)) = line.split_once('=')
-            && k.trim().eq_ignore_ascii_case(key)
-        {
-            let v = v.split(" #").next().unwrap_or_default().trim();
-            found = (!v.is_empty()).then(|| v.to_owned());
-        }
-    }
-    found
 }
 
 #[cfg(test)]

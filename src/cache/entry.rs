@@ -139,20 +139,8 @@ pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::key::Fingerprint;
-    use crate::env::Env;
-    use crate::target::{ClusterId, Targets};
 
-    fn key(id: &str) -> CacheKey {
-        let t = Targets::clusters(vec![id.parse::<ClusterId>().unwrap()]).unwrap();
-        CacheKey::new(
-            &t,
-            "us-east-1",
-            None,
-            "default",
-            &Fingerprint::of(&Env::default()),
-        )
-    }
+    use crate::cache::key::test_key as key;
 
     fn entry(now: SystemTime, ttl: u64) -> Entry {
         let t = AuthToken {

@@ -110,6 +110,20 @@ impl Fingerprint {
     }
 }
 
+/// A key for one cluster in us-east-1 with an empty environment, for tests.
+#[cfg(test)]
+pub(crate) fn test_key(cluster: &str) -> CacheKey {
+    let t =
+        Targets::clusters(vec![cluster.parse().expect("valid cluster id")]).expect("one target");
+    CacheKey::new(
+        &t,
+        "us-east-1",
+        None,
+        "default",
+        &Fingerprint::of(&Env::default()),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

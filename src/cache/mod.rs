@@ -336,20 +336,10 @@ pub fn lock_deadline(start: Instant, timeout: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::env::Env;
-    use crate::target::{ClusterId, Targets};
+
     use crate::token::{AuthToken, Secret};
 
-    fn key(id: &str) -> CacheKey {
-        let t = Targets::clusters(vec![id.parse::<ClusterId>().unwrap()]).unwrap();
-        CacheKey::new(
-            &t,
-            "us-east-1",
-            None,
-            "default",
-            &Fingerprint::of(&Env::default()),
-        )
-    }
+    use crate::cache::key::test_key as key;
 
     #[test]
     fn prune_removes_only_long_expired_entries_and_their_locks() {
