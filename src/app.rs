@@ -44,13 +44,39 @@ fn clap_error(e: clap::Error) -> u8 {
             let _ = e.print();
             0
         }
+        ErrorKind::InvalidUtf8 => {
+            let bad = std::env::args_os().find(|a| a.to_str().is_none());
+            let shown = bad.map_or_else(String::new, |a| {
+                format!(" '{}'", crate::target::printable(&a.to_string_lossy()))
+            });
+            eprintln!("error: argument{shown} is not valid UTF-8: arguments must be UTF-8 text");
+            ExitCode::Usage as u8
+        }
         _ => {
-            let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("error: invalid arguments");
-            eprintln!("{first}");
+            eprintln!("{}", clap_error_line(e));
             ExitCode::Usage as u8
         }
     }
+}
+
+/// clap's first line, made safe: the user's values in the error are replaced by their
+/// `printable` form (escaped, truncated) before clap renders it, so a value holding a newline,
+/// an escape sequence or 100 KB cannot split, forge or flood the line.
+fn clap_error_line(mut e: clap::Error) -> String {
+    use clap::error::{ContextKind, ContextValue};
+    for kind in [
+        ContextKind::InvalidValue,
+        ContextKind::InvalidArg,
+        ContextKind::InvalidSubcommand,
+    ] {
+        if let Some(ContextValue::String(raw)) = e.get(kind) {
+            let shown = ContextValue::String(crate::target::printable(raw));
+            e.insert(kind, shown);
+        }
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("error: invalid arguments");
+    crate::error::one_line(first)
 }
 
 fn report(e: &Error, verbose: u8) {

@@ -336,15 +336,44 @@ impl Intercept for CompleteXmlReply {
         if !response.status().is_success() || context.output_or_error().is_err() {
             return Ok(());
         }
-        let complete = response.body().bytes().is_some_and(|b| {
-            b.trim_ascii_end()
-                .ends_with(b"</GetIdentityCenterAuthTokenResponse>")
-        });
-        if complete {
-            Ok(())
-        } else {
-            Err("the XML reply is incomplete".into())
+        match response.body().bytes() {
+            Some(body) if is_complete_reply(body) => Ok(()),
+            _ => Err("the XML reply is incomplete or not well-formed".into()),
         }
+    }
+}
+
+/// Whether `body` is one well-formed XML document whose root is the operation's response
+/// element: every start tag closed by an end tag of the same name, nothing after the root.
+pub fn is_complete_reply(body: &[u8]) -> bool {
+    use quick_xml::events::Event;
+    const ROOT: &str = "GetIdentityCenterAuthTokenResponse";
+    let mut reader = quick_xml::Reader::from_reader(body);
+    reader.config_mut().check_end_names = true;
+    let mut depth = 0usize;
+    let mut roots = 0usize;
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(tag)) => {
+                if depth == 0 {
+                    roots += 1;
+                    if tag.local_name().into_inner() != ROOT || roots > 1 {
+                        return false;
+                    }
+                }
+                depth += 1;
+            }
+            Ok(Event::End(_)) => depth -= 1,
+            Ok(Event::Empty(_)) if depth == 0 => return false,
+            Ok(Event::Text(t)) if depth == 0 && !t.as_ref().trim().is_empty() => {
+                return false;
+            }
+            Ok(Event::Eof) => return depth == 0 && roots == 1,
+            Ok(_) => {}
+            Err(_) => return false,
+        }
+        buf.clear();
     }
 }
 
@@ -372,6 +401,11 @@ where
         |e| e.value.clone(),
     );
     match e {
+        // A 2xx reply only lands here when its body could not be read as a reply at all.
+        SdkError::ServiceError(ctx) if ctx.raw().status().is_success() => Error::BadReply {
+            service: service.name(),
+            problem: not_a_reply(service, ctx.raw().status().as_u16()),
+        },
         SdkError::ServiceError(ctx) => {
             let status = ctx.raw().status().as_u16();
             let err = ctx.err();
@@ -398,20 +432,21 @@ where
         // The reply's body could hold a token; say only what failed, never the body.
         SdkError::ResponseError(r) => Error::BadReply {
             service: service.name(),
-            problem: format!(
-                "HTTP {} with a body that is not a valid {} reply",
-                r.raw().status().as_u16(),
-                match service {
-                    Service::Redshift => "XML",
-                    Service::Serverless => "JSON",
-                }
-            ),
+            problem: not_a_reply(service, r.raw().status().as_u16()),
         },
         other => Error::Internal(format!(
             "could not build the request: {}",
             one_line(&DisplayErrorContext(&other).to_string())
         )),
     }
+}
+
+fn not_a_reply(service: Service, status: u16) -> String {
+    let format = match service {
+        Service::Redshift => "XML",
+        Service::Serverless => "JSON",
+    };
+    format!("HTTP {status} with a body that is not a valid {format} reply")
 }
 
 /// The error for an AWS error code: the modeled errors of both operations, plus the common
@@ -489,5 +524,52 @@ pub fn service_error(
         },
         _ if status >= 500 => Error::ServiceFailure { code, message },
         _ => Error::InvalidRequest { code, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_well_formed_replies_pass() {
+        let ok = br#"<?xml version="1.0"?>
+<GetIdentityCenterAuthTokenResponse xmlns="http://redshift.amazonaws.com/doc/2012-12-01/">
+  <GetIdentityCenterAuthTokenResult><Token>t</Token><ExpirationTime>2026-11-23T04:58:31Z</ExpirationTime></GetIdentityCenterAuthTokenResult>
+  <ResponseMetadata><RequestId>r</RequestId></ResponseMetadata>
+</GetIdentityCenterAuthTokenResponse>
+"#;
+        assert!(is_complete_reply(ok));
+        let cut = &ok[..ok.len() / 2];
+        assert!(!is_complete_reply(cut), "truncated");
+        let mismatched = br#"<GetIdentityCenterAuthTokenResponse><GetIdentityCenterAuthTokenResult><Token>X<Token></ExpirationTime></GetIdentityCenterAuthTokenResult></GetIdentityCenterAuthTokenResponse>"#;
+        assert!(!is_complete_reply(mismatched), "mismatched end tag");
+        assert!(!is_complete_reply(b"<Other></Other>"), "wrong root");
+        assert!(!is_complete_reply(b""), "empty");
+        let two = b"<GetIdentityCenterAuthTokenResponse></GetIdentityCenterAuthTokenResponse><GetIdentityCenterAuthTokenResponse></GetIdentityCenterAuthTokenResponse>";
+        assert!(!is_complete_reply(two), "two roots");
+        let trailing =
+            b"<GetIdentityCenterAuthTokenResponse></GetIdentityCenterAuthTokenResponse>junk";
+        assert!(!is_complete_reply(trailing), "text after the root");
+    }
+
+    #[test]
+    fn error_codes_map_to_categories() {
+        let e = |code: &str, status| {
+            service_error(
+                Service::Redshift,
+                "us-east-1",
+                status,
+                code.into(),
+                "m".into(),
+            )
+            .exit_code() as u8
+        };
+        assert_eq!(e("UnsupportedOperation", 400), 4);
+        assert_eq!(e("ExpiredToken", 403), 3);
+        assert_eq!(e("Throttling", 400), 5);
+        assert_eq!(e("SomethingNew", 503), 5);
+        assert_eq!(e("SomethingNew", 400), 4);
+        assert_eq!(e("", 502), 5);
     }
 }

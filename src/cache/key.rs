@@ -23,6 +23,10 @@ pub struct KeyMeta {
     pub endpoint: Option<String>,
     pub profile: String,
     pub targets: Vec<String>,
+    /// A one-way digest of the identity fingerprint. The file name is a hash over it too,
+    /// but a file can be renamed or copied; checking it on read means an entry that lands
+    /// under another identity's name is never served to that identity.
+    pub identity: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +50,7 @@ impl CacheKey {
             endpoint: endpoint.map(str::to_owned),
             profile: profile.to_owned(),
             targets: targets.names().into_iter().map(str::to_owned).collect(),
+            identity: identity.digest(),
         };
         let mut h = Sha256::new();
         h.update(format!("redshift-idc-token cache key, schema {SCHEMA}\0"));
@@ -83,6 +88,14 @@ impl std::fmt::Debug for Fingerprint {
 }
 
 impl Fingerprint {
+    /// 128 bits of a hash of the fingerprint, as hex: safe to store, enough to tell apart.
+    pub fn digest(&self) -> String {
+        let mut h = Sha256::new();
+        h.update(b"redshift-idc-token identity\0");
+        h.update(self.0);
+        hex::encode(&h.finalize()[..16])
+    }
+
     /// Reads the inputs of the credential chain. A file that is missing or unreadable counts
     /// as absent (and differs from any content).
     pub fn of(env: &Env) -> Self {

@@ -7,6 +7,13 @@ mod aws_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
+mod cache;
 #[allow(dead_code)]
 mod common;
+mod doctor;
+mod exec;
+mod faults;
+mod plugin_config;
+mod secrets;
 mod token_cmd;
+mod torture;
