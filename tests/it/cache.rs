@@ -4,17 +4,14 @@
 //! checked from outside the binary as well as through its `source` field and `-v` log.
 
 use std::fs;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
 use crate::aws_standin::Recorded;
 use crate::common::*;
-
-const C1: &[&str] = &["--cluster-id", "c1"];
 
 /// The token and source of a `json` document.
 fn token(v: &Value) -> String {
@@ -34,9 +31,7 @@ fn run_json(sb: &Sandbox, args: &[&str]) -> (Value, String) {
 }
 
 fn args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
-    let mut v = C1.to_vec();
-    v.extend_from_slice(extra);
-    v
+    with(C1, extra)
 }
 
 /// The integer value of `name=` in a log text (the first occurrence).
@@ -49,64 +44,6 @@ fn log_field(log: &str, name: &str) -> Option<u64> {
         .collect::<String>()
         .parse()
         .ok()
-}
-
-/// A `std` command with exactly the sandbox's environment, for spawning without waiting.
-fn std_cmd(sb: &Sandbox, program: &str) -> Command {
-    let mut c = Command::new(program);
-    c.env_clear();
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
-    c.stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
-fn spawn(sb: &Sandbox, args: &[&str]) -> Child {
-    std_cmd(sb, BIN).args(args).spawn().expect("spawn binary")
-}
-
-/// Waits for `child` until `deadline`; kills it and panics if it is still running then.
-fn wait_until(mut child: Child, deadline: Instant, what: &str) -> Output {
-    loop {
-        if child.try_wait().expect("try_wait").is_some() {
-            return child.wait_with_output().expect("collect output");
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let out = child.wait_with_output();
-            panic!("{what}: still running at the deadline; output so far: {out:?}");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// Polls `cond` until it holds or `limit` passes; returns whether it held.
-fn poll(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + limit;
-    loop {
-        if cond() {
-            return true;
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-fn mode(path: &Path) -> u32 {
-    fs::symlink_metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .mode()
-        & 0o7777
-}
-
-fn euid() -> u32 {
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    unsafe { libc::geteuid() }
 }
 
 /// The only entry file in the sandbox.
@@ -287,13 +224,11 @@ fn miss_then_hit(standin: &StandIn, sb: &Sandbox, extra: &[&str], n: usize) -> (
 fn another_profile_is_another_entry() {
     let standin = StandIn::start();
     let mut sb = Sandbox::new(&standin);
-    fs::write(
-        sb.home().join(".aws/config"),
+    sb.write_aws_config(
         "[default]\nregion = us-east-1\n\
          [profile dev]\nregion = us-east-1\n\
          [profile ops]\nregion = us-east-1\n",
-    )
-    .unwrap();
+    );
     let (base, _) = miss_then_hit(&standin, &sb, &[], 1);
     let (dev, rec) = miss_then_hit(&standin, &sb, &["--profile", "dev"], 2);
     assert_ne!(dev, base);
@@ -353,13 +288,7 @@ fn thirty_two_concurrent_cold_starts_make_one_request() {
         ..Default::default()
     });
     let sb = Sandbox::new(&standin);
-    let children: Vec<Child> = (0..32).map(|_| spawn(&sb, C1)).collect();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let outs: Vec<Output> = children
-        .into_iter()
-        .enumerate()
-        .map(|(i, c)| wait_until(c, deadline, &format!("process {i}")))
-        .collect();
+    let outs = run_concurrently(&sb, 32, C1, Duration::from_secs(60));
     let mut tokens = Vec::new();
     let mut sources = Vec::new();
     for out in &outs {
@@ -396,10 +325,10 @@ fn a_lock_holder_killed_mid_fetch_does_not_block_the_next_run() {
         Box::new(Reply::Token),
     ));
     let sb = Sandbox::new(&standin);
-    let mut victim = spawn(&sb, C1);
+    let mut victim = sb.spawn(C1);
     // The request arrives only while the victim holds the key's lock (it fetches under it).
     assert!(
-        poll(Duration::from_secs(10), || standin.request_count() == 1),
+        saw_requests(&standin, 1, Duration::from_secs(10)),
         "the first process never reached the stand-in"
     );
     std::thread::sleep(Duration::from_millis(500));
@@ -476,6 +405,13 @@ fn bad_entry_is_replaced(reason: &str, spoil: impl FnOnce(&Path)) {
     assert_eq!(standin.request_count(), 2, "{reason}");
 }
 
+/// Rewrites the entry file `p` with its document as `edit` leaves it.
+fn edit_entry(p: &Path, edit: impl FnOnce(&mut Value)) {
+    let mut v = read_entry(p);
+    edit(&mut v);
+    fs::write(p, v.to_string()).unwrap();
+}
+
 const CORRUPT: &str = "reason=entry is not valid JSON of the expected shape";
 
 #[test]
@@ -501,28 +437,24 @@ fn empty_entry_is_a_miss_and_is_replaced() {
 #[test]
 fn future_schema_entry_is_a_miss_and_is_replaced() {
     bad_entry_is_replaced("reason=entry has schema 2, expected 1", |p| {
-        let mut v = read_entry(p);
-        v["schema"] = 2.into();
-        fs::write(p, v.to_string()).unwrap();
+        edit_entry(p, |v| v["schema"] = 2.into())
     });
 }
 
 #[test]
 fn entry_fetched_in_the_future_is_a_miss_and_is_replaced() {
     bad_entry_is_replaced("reason=entry claims to be fetched in the future", |p| {
-        let mut v = read_entry(p);
-        v["fetched"] = "2099-01-01T00:00:00Z".into();
-        v["expiration"] = "2099-01-01T00:15:00Z".into();
-        fs::write(p, v.to_string()).unwrap();
+        edit_entry(p, |v| {
+            v["fetched"] = "2099-01-01T00:00:00Z".into();
+            v["expiration"] = "2099-01-01T00:15:00Z".into();
+        })
     });
 }
 
 #[test]
 fn entry_of_another_key_is_a_miss_and_is_replaced() {
     bad_entry_is_replaced("reason=entry belongs to a different key", |p| {
-        let mut v = read_entry(p);
-        v["targets"] = serde_json::json!(["c2"]);
-        fs::write(p, v.to_string()).unwrap();
+        edit_entry(p, |v| v["targets"] = serde_json::json!(["c2"]))
     });
 }
 
@@ -561,7 +493,7 @@ fn entry_replaced_by_a_fifo_is_a_miss_without_hanging() {
 
     let started = Instant::now();
     let out = wait_until(
-        spawn(&sb, &args(&["-v"])),
+        sb.spawn(&args(&["-v"])),
         Instant::now() + Duration::from_secs(10),
         "a run with a FIFO as its entry",
     );
@@ -615,7 +547,7 @@ fn world_writable_cache_root_is_refused() {
     let standin = StandIn::start();
     let sb = Sandbox::new(&standin);
     fs::create_dir_all(sb.cache_root()).unwrap();
-    fs::set_permissions(sb.cache_root(), fs::Permissions::from_mode(0o777)).unwrap();
+    set_mode(&sb.cache_root(), 0o777);
     refused_dir_runs_uncached(
         &standin,
         &sb,
@@ -638,8 +570,8 @@ fn group_writable_entry_dir_is_refused() {
     let standin = StandIn::start();
     let sb = Sandbox::new(&standin);
     fs::create_dir_all(sb.entry_dir()).unwrap();
-    fs::set_permissions(sb.cache_root(), fs::Permissions::from_mode(0o700)).unwrap();
-    fs::set_permissions(sb.entry_dir(), fs::Permissions::from_mode(0o770)).unwrap();
+    set_mode(&sb.cache_root(), 0o700);
+    set_mode(&sb.entry_dir(), 0o770);
     refused_dir_runs_uncached(
         &standin,
         &sb,
@@ -656,8 +588,7 @@ fn foreign_owned_cache_root_is_refused() {
     }
     let standin = StandIn::start();
     let sb = Sandbox::new(&standin);
-    fs::create_dir_all(sb.cache_root()).unwrap();
-    fs::set_permissions(sb.cache_root(), fs::Permissions::from_mode(0o700)).unwrap();
+    create_private_dir(&sb.cache_root());
     std::os::unix::fs::chown(sb.cache_root(), Some(65534), Some(65534)).unwrap();
     refused_dir_runs_uncached(&standin, &sb, &sb.cache_root(), "owned by another user");
     assert!(!sb.entry_dir().exists());
@@ -668,8 +599,7 @@ fn symlinked_cache_root_is_refused() {
     let standin = StandIn::start();
     let sb = Sandbox::new(&standin);
     let real = sb.home().join("real-cache");
-    fs::create_dir(&real).unwrap();
-    fs::set_permissions(&real, fs::Permissions::from_mode(0o700)).unwrap();
+    create_private_dir(&real);
     fs::create_dir_all(sb.cache_root().parent().unwrap()).unwrap();
     std::os::unix::fs::symlink(&real, sb.cache_root()).unwrap();
     refused_dir_runs_uncached(&standin, &sb, &sb.cache_root(), "a symbolic link");
@@ -683,52 +613,6 @@ fn symlinked_cache_root_is_refused() {
 // ---------------------------------------------------------------------------------------------
 // Read-only and full file systems (a private mount namespace)
 // ---------------------------------------------------------------------------------------------
-
-/// Runs `script` with `sh` in a private mount namespace, with the sandbox's environment plus
-/// `BIN`, `CACHE` (the default cache root, created empty) and `OUT` (a scratch directory).
-/// Returns `None` (after saying why) when mount namespaces are not available here.
-fn in_mount_namespace(sb: &Sandbox, script: &str) -> Option<PathBuf> {
-    let probe = Command::new("unshare")
-        .args([
-            "--mount",
-            "sh",
-            "-c",
-            "mount -t tmpfs -o size=16k tmpfs /mnt",
-        ])
-        .output();
-    match probe {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            eprintln!(
-                "note: skipped: cannot mount in a private namespace: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            return None;
-        }
-        Err(e) => {
-            eprintln!("note: skipped: cannot run unshare: {e}");
-            return None;
-        }
-    }
-    let out_dir = sb.home().join("out");
-    fs::create_dir_all(&out_dir).unwrap();
-    fs::create_dir_all(sb.cache_root()).unwrap();
-    let out = std_cmd(sb, "unshare")
-        .args(["--mount", "sh", "-euc", script])
-        .env("BIN", BIN)
-        .env("CACHE", sb.cache_root())
-        .env("OUT", &out_dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "namespace script failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Some(out_dir)
-}
 
 /// Output `name` of a step run inside the namespace: the parsed document and stderr.
 fn step(out: &Path, name: &str) -> (Value, String) {
@@ -858,7 +742,8 @@ fn everything_created_is_private_even_with_a_permissive_umask() {
     let standin = StandIn::start();
     let sb = Sandbox::new(&standin);
     for target in ["c1", "c2"] {
-        let out = std_cmd(&sb, "sh")
+        let out = sb
+            .command("sh")
             .args([
                 "-c",
                 "umask 000 && exec \"$0\" \"$@\"",
@@ -871,7 +756,8 @@ fn everything_created_is_private_even_with_a_permissive_umask() {
         assert_success(&out);
     }
     // The force-refresh path rewrites an existing entry.
-    let out = std_cmd(&sb, "sh")
+    let out = sb
+        .command("sh")
         .args([
             "-c",
             "umask 000 && exec \"$0\" \"$@\"",
@@ -956,11 +842,7 @@ fn cache_path_prints_the_root_and_creates_nothing() {
 /// Three entries: c1 us-east-1 default, c2 us-west-2 default, c1 us-east-1 profile dev.
 /// Returns their json documents in that order.
 fn three_entries(standin: &StandIn, sb: &Sandbox) -> Vec<Value> {
-    fs::write(
-        sb.home().join(".aws/config"),
-        "[profile dev]\nregion = us-east-1\n",
-    )
-    .unwrap();
+    sb.write_aws_config("[profile dev]\nregion = us-east-1\n");
     let docs = vec![
         run_json(sb, &["--cluster-id", "c1"]).0,
         run_json(sb, &["--cluster-id", "c2", "--region", "us-west-2"]).0,

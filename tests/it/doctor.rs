@@ -260,13 +260,7 @@ fn access_denied_names_the_action_and_arn() {
 fn no_credentials_fails_the_credentials_step_with_exit_3() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ] {
-        sb.unset(k);
-    }
+    sb.unset_credentials();
     assert!(
         !sb.home().join(".aws/config").exists() && !sb.home().join(".aws/credentials").exists()
     );
@@ -341,26 +335,14 @@ fn invalid_target_exits_2_and_skips_the_rest() {
 fn shared_profile_and_its_sources_are_reported() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-    ] {
-        sb.unset(k);
-    }
-    std::fs::write(
-        sb.home().join(".aws/config"),
-        "[profile idc]\nregion = ap-southeast-2\n",
-    )
-    .unwrap();
-    std::fs::write(
-        sb.home().join(".aws/credentials"),
-        format!(
-            "[idc]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\naws_session_token = {SESSION_TOKEN}\n"
-        ),
-    )
-    .unwrap();
+    sb.unset_credentials();
+    sb.unset("AWS_REGION");
+    sb.write_shared_profile(
+        "idc",
+        Some("ap-southeast-2"),
+        ACCESS_KEY,
+        Some(SESSION_TOKEN),
+    );
     let out = doctor(
         &sb,
         &["--cluster-id", "c1", "--profile", "idc", "--json"],

@@ -2,60 +2,12 @@
 //! token in its environment and never in any argv, and with stdin, stdout, stderr, signals and
 //! the exit status its own.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command as StdCommand, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::common::*;
 
-fn issued(s: &StandIn) -> String {
-    let reqs = s.requests();
-    assert_eq!(reqs.len(), 1, "exactly one request: {reqs:?}");
-    reqs[0].token.clone().expect("the stand-in issued a token")
-}
-
-/// The binary as a plain child process with the sandbox's environment (for tests that must
-/// signal or inspect it while it runs).
-fn spawn(sb: &Sandbox, args: &[&str]) -> Child {
-    let mut c = StdCommand::new(BIN);
-    c.env_clear();
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
-    c.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the binary")
-}
-
-/// Reads one line of the child's stdout (the script's "ready" handshake).
-fn wait_ready(child: &mut Child) -> String {
-    let out = child.stdout.take().unwrap();
-    let mut reader = BufReader::new(out);
-    let mut line = String::new();
-    reader
-        .read_line(&mut line)
-        .expect("read the child's first line");
-    // Keep the pipe open (and drained) so the child never blocks or gets SIGPIPE.
-    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
-    line
-}
-
-fn wait_with_limit(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
-    let end = Instant::now() + limit;
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if Instant::now() > end {
-            let _ = child.kill();
-            panic!("the child did not exit within {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
+/// `exec` for the usual target, up to the `--` before the command.
+const EXEC_C1: &[&str] = &["exec", "--cluster-id", "c1", "--"];
 
 #[test]
 fn the_child_sees_the_token_variables() {
@@ -72,7 +24,7 @@ fn the_child_sees_the_token_variables() {
         r#"printf '%s\n%s\n%s\n' "$REDSHIFT_IDC_TOKEN" "$REDSHIFT_IDC_TOKEN_TYPE" "$REDSHIFT_IDC_TOKEN_EXPIRATION""#,
     ]);
     assert_success(&out);
-    let token = issued(&s);
+    let token = only_token(&s);
     assert_no_secrets(&stderr(&out), Some(&token));
     let stdout = stdout(&out);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -99,15 +51,7 @@ fn stdin_stdout_and_stderr_pass_through() {
     let data = "line one\nline two with \u{e9}\n".repeat(1000);
     let out = sb
         .cmd()
-        .args([
-            "exec",
-            "--cluster-id",
-            "c1",
-            "--",
-            "sh",
-            "-c",
-            "cat; echo to-stderr >&2",
-        ])
+        .args(with(EXEC_C1, &["sh", "-c", "cat; echo to-stderr >&2"]))
         .write_stdin(data.clone())
         .output()
         .unwrap();
@@ -128,10 +72,10 @@ fn stdin_stdout_and_stderr_pass_through() {
 fn the_exit_status_passes_through() {
     let s = StandIn::start();
     let sb = Sandbox::new(&s);
-    let out = sb.run(&["exec", "--cluster-id", "c1", "--", "sh", "-c", "exit 7"]);
+    let out = sb.run(&with(EXEC_C1, &["sh", "-c", "exit 7"]));
     assert_eq!(out.status.code(), Some(7));
     assert!(out.stdout.is_empty() && out.stderr.is_empty());
-    let out = sb.run(&["exec", "--cluster-id", "c1", "--", "true"]);
+    let out = sb.run(&with(EXEC_C1, &["true"]));
     assert_eq!(out.status.code(), Some(0));
 }
 
@@ -144,10 +88,7 @@ fn a_termination_signal_reaches_the_command() {
         "trap 'echo trapped > {}; exit 143' TERM; echo ready; while :; do sleep 0.05; done",
         marker.display()
     );
-    let mut child = spawn(
-        &sb,
-        &["exec", "--cluster-id", "c1", "--", "sh", "-c", &script],
-    );
+    let mut child = sb.spawn(&with(EXEC_C1, &["sh", "-c", &script]));
     assert_eq!(wait_ready(&mut child), "ready\n");
     let pid = child.id();
     // Replaced by execvp: the process we started IS the shell now.
@@ -159,7 +100,12 @@ fn a_termination_signal_reaches_the_command() {
     );
     // SAFETY: kill has no memory-safety preconditions; the pid is our own live child.
     assert_eq!(unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) }, 0);
-    let status = wait_with_limit(&mut child, Duration::from_secs(10));
+    let status = wait_until(
+        child,
+        Instant::now() + Duration::from_secs(10),
+        "the trapping shell",
+    )
+    .status;
     assert_eq!(status.code(), Some(143), "{status:?}");
     assert_eq!(std::fs::read_to_string(&marker).unwrap(), "trapped\n");
 }
@@ -168,20 +114,12 @@ fn a_termination_signal_reaches_the_command() {
 fn the_token_is_in_no_argv() {
     let s = StandIn::start();
     let sb = Sandbox::new(&s);
-    let mut child = spawn(
-        &sb,
-        &[
-            "exec",
-            "--cluster-id",
-            "c1",
-            "--",
-            "sh",
-            "-c",
-            "echo ready; sleep 30; echo unreachable",
-        ],
-    );
+    let mut child = sb.spawn(&with(
+        EXEC_C1,
+        &["sh", "-c", "echo ready; sleep 30; echo unreachable"],
+    ));
     assert_eq!(wait_ready(&mut child), "ready\n");
-    let token = issued(&s);
+    let token = only_token(&s);
     let pid = child.id();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(
@@ -189,18 +127,14 @@ fn the_token_is_in_no_argv() {
         "token in argv of {pid}"
     );
     // The shell's children (sleep) and every other process we can see: no argv has it.
-    let mut seen = 0;
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
-            seen += 1;
-            assert!(
-                !contains(&cmdline, token.as_bytes()),
-                "token in argv of {:?}",
-                entry.path()
-            );
-        }
+    let all = proc_cmdlines();
+    for (proc_dir, cmdline) in &all {
+        assert!(
+            !contains(cmdline, token.as_bytes()),
+            "token in argv of {proc_dir:?}"
+        );
     }
-    assert!(seen > 1);
+    assert!(all.len() > 1);
     // It is where it belongs: in the environment of the command.
     let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
     assert!(contains(
@@ -211,28 +145,17 @@ fn the_token_is_in_no_argv() {
     child.wait().unwrap();
 }
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 #[test]
 fn a_missing_command_exits_127() {
     let s = StandIn::start();
     let sb = Sandbox::new(&s);
-    let out = sb.run(&[
-        "exec",
-        "--cluster-id",
-        "c1",
-        "--",
-        "no-such-command-xyz",
-        "arg",
-    ]);
+    let out = sb.run(&with(EXEC_C1, &["no-such-command-xyz", "arg"]));
     let line = assert_failure(&out, 127, &["no-such-command-xyz"]);
     assert!(
         line.starts_with("error: cannot run 'no-such-command-xyz'"),
         "{line}"
     );
-    let token = issued(&s);
+    let token = only_token(&s);
     assert_no_secrets(&stderr(&out), Some(&token));
 }
 
@@ -246,7 +169,7 @@ fn an_error_before_exec_does_not_run_the_command() {
     ));
     let marker = sb.home().join("ran");
     let script = format!("touch {}", marker.display());
-    let out = sb.run(&["exec", "--cluster-id", "c1", "--", "sh", "-c", &script]);
+    let out = sb.run(&with(EXEC_C1, &["sh", "-c", &script]));
     assert_failure(
         &out,
         4,

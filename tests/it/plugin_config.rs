@@ -14,6 +14,8 @@ const TRICKY_JDBC: &str = r"a=b:c#d!e\f g&h%i+j";
 /// A token with every character that ODBC connection strings treat specially.
 const TRICKY_ODBC: &str = "x;y{z}w=v}}";
 const HOST: &str = "mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com";
+const JDBC_SCRIPT: &str = "plugin-config/jdbc/redshift-idc-jdbc";
+const ODBC_SCRIPT: &str = "plugin-config/odbc/redshift-idc-odbc";
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -29,11 +31,7 @@ fn read(rel: &str) -> String {
 
 /// A stand-in issuing `token` (or its own self-describing tokens) and a sandbox using it.
 fn setup(token: Option<&str>) -> (StandIn, Sandbox) {
-    let s = StandIn::start_with(Config {
-        fixed_token: token.map(str::to_owned),
-        ..Config::default()
-    });
-    let mut sb = Sandbox::new(&s);
+    let (s, mut sb) = standin_issuing(token);
     sb.set("REDSHIFT_IDC_TOKEN_BIN", BIN);
     (s, sb)
 }
@@ -42,33 +40,32 @@ fn setup(token: Option<&str>) -> (StandIn, Sandbox) {
 /// through its `#!/bin/sh` line).
 fn script(sb: &Sandbox, shell: &str, rel: &str, args: &[&str]) -> Output {
     let mut c = if shell.is_empty() {
-        StdCommand::new(file(rel))
+        sb.command(file(rel))
     } else {
-        let mut c = StdCommand::new(shell);
+        let mut c = sb.command(shell);
         c.arg(file(rel));
         c
     };
-    c.env_clear();
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
     c.args(args)
         .stdin(Stdio::null())
         .output()
         .expect("run the script")
 }
 
+/// Runs the JDBC script directly.
+fn jdbc(sb: &Sandbox, args: &[&str]) -> Output {
+    script(sb, "", JDBC_SCRIPT, args)
+}
+
+/// Runs the ODBC script directly.
+fn odbc(sb: &Sandbox, args: &[&str]) -> Output {
+    script(sb, "", ODBC_SCRIPT, args)
+}
+
 fn ok_stdout(out: &Output) -> String {
     assert_success(out);
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(out));
     stdout(out)
-}
-
-fn issued(s: &StandIn) -> String {
-    s.requests()
-        .last()
-        .and_then(|r| r.token.clone())
-        .expect("a token was issued")
 }
 
 /// `java tests/it/fixtures/JdbcSettings.java ARGS < input`, one output line per key.
@@ -99,14 +96,9 @@ fn java(args: &[&str], input: &str) -> Vec<String> {
 fn jdbc_properties_are_read_back_by_java() {
     for token in [None, Some(TRICKY_JDBC)] {
         let (s, sb) = setup(token);
-        let out = script(
-            &sb,
-            "",
-            "plugin-config/jdbc/redshift-idc-jdbc",
-            &["--host", HOST, "--database", "dev"],
-        );
+        let out = jdbc(&sb, &["--host", HOST, "--database", "dev"]);
         let doc = ok_stdout(&out);
-        let issued = issued(&s);
+        let issued = last_token(&s);
         assert_eq!(s.requests()[0].targets, ["mycluster"]);
         assert!(doc.contains("# URL: jdbc:redshift://mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com:5439/dev\n"), "{doc}");
         let got = java(
@@ -138,10 +130,8 @@ fn jdbc_properties_are_read_back_by_java() {
 #[test]
 fn jdbc_url_is_decoded_by_the_driver_rules() {
     let (s, sb) = setup(Some(TRICKY_JDBC));
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &[
             "--url",
             "--host",
@@ -190,7 +180,7 @@ fn jdbc_url_is_decoded_by_the_driver_rules() {
             "verify-full"
         ]
     );
-    assert_eq!(issued(&s), TRICKY_JDBC);
+    assert_eq!(last_token(&s), TRICKY_JDBC);
 }
 
 #[test]
@@ -198,10 +188,8 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     let (s, sb) = setup(Some(TRICKY_JDBC));
     let target = sb.home().join("rsjdbc.ini");
     std::fs::write(&target, "old contents\n").unwrap();
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &[
             "--ini",
             "--host",
@@ -213,13 +201,9 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
         ],
     );
     assert_eq!(ok_stdout(&out), "", "with --output nothing goes to stdout");
-    assert_eq!(issued(&s), TRICKY_JDBC);
+    assert_eq!(last_token(&s), TRICKY_JDBC);
     let ini = std::fs::read_to_string(&target).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    assert_eq!(
-        std::fs::metadata(&target).unwrap().permissions().mode() & 0o777,
-        0o600
-    );
+    assert_eq!(mode(&target) & 0o777, 0o600);
     let leftovers: Vec<_> = std::fs::read_dir(sb.home())
         .unwrap()
         .flatten()
@@ -255,10 +239,8 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     );
 
     // Another section name, on stdout.
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &[
             "--ini",
             "--ini-section",
@@ -315,10 +297,8 @@ fn jdbc_template_has_the_settings_the_script_produces() {
 fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
     let (s, sb) = setup(None);
     // An explicit target replaces the one derived from --host; other options pass through.
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &[
             "--host",
             "db.example.com",
@@ -343,10 +323,8 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
         "AccessDeniedException",
         "User is not authorized",
     ));
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &["--url", "--host", HOST, "--database", "dev", "--no-cache"],
     );
     assert_failure(
@@ -359,28 +337,16 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
     );
 
     // Usage errors of the script itself.
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
-        &["--host", HOST],
-    );
+    let out = jdbc(&sb, &["--host", HOST]);
     assert_failure(&out, 2, &["--database DB is required"]);
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
-        &["--host", "x/y", "--database", "d"],
-    );
+    let out = jdbc(&sb, &["--host", "x/y", "--database", "d"]);
     assert_failure(&out, 2, &["invalid host name"]);
-    let out = script(
+    let out = jdbc(
         &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
         &["--format", "json", "--host", HOST, "--database", "d"],
     );
     assert_failure(&out, 2, &["chosen by this script"]);
-    let out = script(&sb, "", "plugin-config/jdbc/redshift-idc-jdbc", &["--help"]);
+    let out = jdbc(&sb, &["--help"]);
     assert!(ok_stdout(&out).contains("Usage:"));
 }
 
@@ -388,12 +354,7 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
 fn scripts_find_the_executable_on_path() {
     let (s, mut sb) = setup(None);
     sb.unset("REDSHIFT_IDC_TOKEN_BIN");
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/odbc/redshift-idc-odbc",
-        &["--host", HOST, "--database", "dev"],
-    );
+    let out = odbc(&sb, &["--host", HOST, "--database", "dev"]);
     assert_failure(
         &out,
         2,
@@ -407,20 +368,10 @@ fn scripts_find_the_executable_on_path() {
         "PATH",
         &format!("{}:/usr/local/bin:/usr/bin:/bin", bin_dir.display()),
     );
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/odbc/redshift-idc-odbc",
-        &["--host", HOST, "--database", "dev"],
-    );
+    let out = odbc(&sb, &["--host", HOST, "--database", "dev"]);
     let conn = ok_stdout(&out);
-    assert_eq!(parse_odbc(conn.trim_end())["token"], issued(&s));
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/jdbc/redshift-idc-jdbc",
-        &["--host", HOST, "--database", "dev"],
-    );
+    assert_eq!(odbc_map(conn.trim_end())["token"], last_token(&s));
+    let out = jdbc(&sb, &["--host", HOST, "--database", "dev"]);
     ok_stdout(&out);
 }
 
@@ -436,27 +387,11 @@ fn launchers_are_posix_and_never_put_the_token_in_argv() {
         eprintln!("strace not installed: checking only that the launchers run under dash and bash");
     }
     let runs: [(&str, &[&str], &str); 5] = [
-        (
-            "plugin-config/jdbc/redshift-idc-jdbc",
-            &["--properties"],
-            TRICKY_JDBC,
-        ),
-        (
-            "plugin-config/jdbc/redshift-idc-jdbc",
-            &["--url"],
-            TRICKY_JDBC,
-        ),
-        (
-            "plugin-config/jdbc/redshift-idc-jdbc",
-            &["--ini"],
-            TRICKY_JDBC,
-        ),
-        ("plugin-config/odbc/redshift-idc-odbc", &[], TRICKY_ODBC),
-        (
-            "plugin-config/odbc/redshift-idc-odbc",
-            &["--dsn", "Redshift IdC"],
-            TRICKY_ODBC,
-        ),
+        (JDBC_SCRIPT, &["--properties"], TRICKY_JDBC),
+        (JDBC_SCRIPT, &["--url"], TRICKY_JDBC),
+        (JDBC_SCRIPT, &["--ini"], TRICKY_JDBC),
+        (ODBC_SCRIPT, &[], TRICKY_ODBC),
+        (ODBC_SCRIPT, &["--dsn", "Redshift IdC"], TRICKY_ODBC),
     ];
     for shell in ["dash", "bash"] {
         for (rel, mode, token) in runs {
@@ -483,12 +418,12 @@ fn launchers_are_posix_and_never_put_the_token_in_argv() {
             let path = file(rel);
             traced.push(path.to_str().unwrap());
             traced.extend(&args);
-            let mut c = StdCommand::new("strace");
-            c.env_clear();
-            for (k, v) in &sb.env {
-                c.env(k, v);
-            }
-            let out = c.args(&traced).stdin(Stdio::null()).output().unwrap();
+            let out = sb
+                .command("strace")
+                .args(&traced)
+                .stdin(Stdio::null())
+                .output()
+                .unwrap();
             if !out.status.success() && stderr(&out).contains("ptrace") {
                 eprintln!(
                     "strace cannot trace here (ptrace not permitted): {}",
@@ -515,70 +450,17 @@ fn launchers_are_posix_and_never_put_the_token_in_argv() {
 // ----------------------------------------------------------------------------------------
 // ODBC
 
-/// Parses an ODBC connection string: `KEY=VALUE` pairs separated by `;`, where a value that
-/// starts with `{` runs to the matching `}` and `}}` inside it stands for `}`.
-fn parse_odbc(s: &str) -> BTreeMap<String, String> {
-    let mut out = BTreeMap::new();
-    let mut chars = s.chars().peekable();
-    loop {
-        let mut key = String::new();
-        while let Some(&c) = chars.peek() {
-            if c == '=' {
-                break;
-            }
-            assert!(
-                c != ';' && c != '{' && c != '}',
-                "bad key character {c:?} in {s:?}"
-            );
-            key.push(c);
-            chars.next();
-        }
-        if key.is_empty() && chars.peek().is_none() {
-            break;
-        }
-        assert_eq!(chars.next(), Some('='), "no '=' after key {key:?} in {s:?}");
-        let mut value = String::new();
-        if chars.peek() == Some(&'{') {
-            chars.next();
-            loop {
-                match chars.next() {
-                    Some('}') if chars.peek() == Some(&'}') => {
-                        chars.next();
-                        value.push('}');
-                    }
-                    Some('}') => break,
-                    Some(c) => value.push(c),
-                    None => panic!("unterminated braced value in {s:?}"),
-                }
-            }
-            assert!(
-                matches!(chars.peek(), None | Some(';')),
-                "junk after a braced value in {s:?}"
-            );
-        } else {
-            while let Some(&c) = chars.peek() {
-                if c == ';' {
-                    break;
-                }
-                assert!(c != '{' && c != '}', "unbraced {c:?} in {s:?}");
-                value.push(c);
-                chars.next();
-            }
-        }
-        assert!(
-            out.insert(key.clone(), value).is_none(),
-            "duplicate key {key} in {s:?}"
-        );
-        if chars.next().is_none() {
-            break;
-        }
-    }
-    out
+/// An ODBC connection string as a map (see `parse_odbc`).
+fn odbc_map(s: &str) -> BTreeMap<String, String> {
+    parse_odbc(s)
+        .unwrap_or_else(|e| panic!("{e}"))
+        .into_iter()
+        .collect()
 }
 
 #[test]
 fn odbc_parser_self_check() {
-    let m = parse_odbc("Driver={A (x64)};token={a;b}}c};x=1");
+    let m = odbc_map("Driver={A (x64)};token={a;b}}c};x=1");
     assert_eq!(m["Driver"], "A (x64)");
     assert_eq!(m["token"], "a;b}c");
     assert_eq!(m["x"], "1");
@@ -588,10 +470,8 @@ fn odbc_parser_self_check() {
 fn odbc_connection_string_round_trips_the_token() {
     for token in [None, Some(TRICKY_ODBC)] {
         let (s, sb) = setup(token);
-        let out = script(
+        let out = odbc(
             &sb,
-            "",
-            "plugin-config/odbc/redshift-idc-odbc",
             &[
                 "--host",
                 HOST,
@@ -603,14 +483,14 @@ fn odbc_connection_string_round_trips_the_token() {
         );
         let conn = ok_stdout(&out);
         assert_eq!(conn.lines().count(), 1, "{conn}");
-        let m = parse_odbc(conn.trim_end());
+        let m = odbc_map(conn.trim_end());
         let want: BTreeMap<String, String> = [
             ("Driver", "Amazon Redshift (x64)"),
             ("Server", HOST),
             ("Port", "5439"),
             ("Database", "sales;{eu}"),
             ("plugin_name", "IdpTokenAuthPlugin"),
-            ("token", issued(&s).as_str()),
+            ("token", last_token(&s).as_str()),
             ("token_type", "SUBJECT_TOKEN"),
             ("SSLMode", "verify-full"),
         ]
@@ -619,15 +499,13 @@ fn odbc_connection_string_round_trips_the_token() {
         .collect();
         assert_eq!(m, want, "{conn}");
         if let Some(t) = token {
-            assert_eq!(issued(&s), t);
+            assert_eq!(last_token(&s), t);
         }
     }
 
     let (s, sb) = setup(Some(TRICKY_ODBC));
-    let out = script(
+    let out = odbc(
         &sb,
-        "",
-        "plugin-config/odbc/redshift-idc-odbc",
         &[
             "--dsn",
             "Redshift-IdC",
@@ -637,7 +515,7 @@ fn odbc_connection_string_round_trips_the_token() {
             "us-west-2",
         ],
     );
-    let m = parse_odbc(ok_stdout(&out).trim_end());
+    let m = odbc_map(ok_stdout(&out).trim_end());
     assert_eq!(
         m.keys().collect::<Vec<_>>(),
         ["DSN", "plugin_name", "token", "token_type"]
@@ -650,12 +528,7 @@ fn odbc_connection_string_round_trips_the_token() {
         "UnsupportedOperation",
         "not identity-enhanced",
     ));
-    let out = script(
-        &sb,
-        "",
-        "plugin-config/odbc/redshift-idc-odbc",
-        &["--host", HOST, "--database", "d", "--no-cache"],
-    );
+    let out = odbc(&sb, &["--host", HOST, "--database", "d", "--no-cache"]);
     assert_failure(&out, 4, &["not identity-enhanced"]);
 }
 
@@ -822,14 +695,8 @@ fn role_credentials_script_is_a_working_credential_process() {
 
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-    ] {
-        sb.unset(k);
-    }
+    sb.unset_credentials();
+    sb.unset("AWS_REGION");
     let config = file("plugin-config/aws/config.example");
     sb.set("AWS_CONFIG_FILE", config.to_str().unwrap());
     let stub = sb.home().join("stub");
@@ -854,8 +721,7 @@ fn role_credentials_script_is_a_working_credential_process() {
     .unwrap();
     let write_exe = |path: &Path, body: &str| {
         std::fs::write(path, body).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        set_mode(path, 0o755);
     };
     // A stand-in `aws`: records its arguments and request files, answers from the replies.
     write_exe(

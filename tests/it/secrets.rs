@@ -7,10 +7,10 @@
 
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::{Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -46,14 +46,7 @@ impl World {
     fn new(mode: Mode) -> World {
         let mut extra = vec![];
         let (standin, mut sb) = if mode == Mode::Refused {
-            let port = {
-                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-                l.local_addr().unwrap().port()
-            };
-            (
-                None,
-                Sandbox::with_endpoint(&format!("http://127.0.0.1:{port}")),
-            )
+            (None, Sandbox::with_endpoint(&refused_endpoint()))
         } else {
             let s = StandIn::start();
             let sb = Sandbox::new(&s);
@@ -68,16 +61,8 @@ impl World {
             Mode::Success | Mode::Usage | Mode::Refused => {}
             Mode::NoCredentials => {
                 // The secrets are on disk, for another profile: still never shown.
-                for k in ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"] {
-                    sb.unset(k);
-                }
-                fs::write(
-                    sb.home().join(".aws/credentials"),
-                    format!(
-                        "[other]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\naws_session_token = {SESSION_TOKEN}\n"
-                    ),
-                )
-                .unwrap();
+                sb.unset_credentials();
+                sb.write_shared_profile("other", None, ACCESS_KEY, Some(SESSION_TOKEN));
                 extra = vec!["--timeout", "10"];
             }
             Mode::RejectedCredentials => stock(Reply::error("ExpiredToken", "The security token included in the request is expired")),
@@ -121,7 +106,7 @@ impl World {
             MALFORMED_SENTINEL.to_owned(),
         ];
         if let Some(s) = &self.standin {
-            v.extend(s.requests().into_iter().filter_map(|r| r.token));
+            v.extend(issued_tokens::<Vec<_>>(s));
         }
         v
     }
@@ -177,8 +162,7 @@ fn scan_cache_dir(root: &Path, secrets: &[String], problems: &mut Vec<String>, w
             ));
         }
         let bytes = fs::read(&path).unwrap_or_default();
-        let is_entry = name.as_bytes().ends_with(b".json") && !name.as_bytes().starts_with(b".");
-        let scanned = if is_entry {
+        let scanned = if is_entry_name(&name) {
             match serde_json::from_slice::<Value>(&bytes) {
                 Ok(Value::Object(mut m)) => {
                     m.remove("token");
@@ -371,25 +355,19 @@ fn no_secret_leaks_when_the_connection_is_refused() {
 // argv
 // ---------------------------------------------------------------------------------------------
 
-fn contains(hay: &[u8], needle: &[u8]) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle)
-}
-
 /// Every process's argv that holds `token`.
 fn argv_holding(token: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        if let Ok(cmdline) = fs::read(entry.path().join("cmdline"))
-            && contains(&cmdline, token.as_bytes())
-        {
-            found.push(format!(
+    proc_cmdlines()
+        .into_iter()
+        .filter(|(_, cmdline)| contains(cmdline, token.as_bytes()))
+        .map(|(proc_dir, cmdline)| {
+            format!(
                 "{}: {}",
-                entry.path().display(),
+                proc_dir.display(),
                 String::from_utf8_lossy(&cmdline)
-            ));
-        }
-    }
-    found
+            )
+        })
+        .collect()
 }
 
 /// A pipe whose buffer is already full, so the binary blocks writing its document to it
@@ -446,16 +424,11 @@ fn the_token_is_never_in_the_argv_of_the_running_binary() {
         let token = s.requests().last().and_then(|r| r.token.clone());
         // Wait until the binary is blocked writing the token to the full pipe (or gone).
         let pid = child.id();
-        let end = Instant::now() + Duration::from_secs(10);
-        let mut blocked = false;
-        while Instant::now() < end {
-            let stat = fs::read_to_string(format!("/proc/{pid}/wchan")).unwrap_or_default();
-            if stat.contains("pipe") {
-                blocked = true;
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        let blocked = poll(Duration::from_secs(10), || {
+            fs::read_to_string(format!("/proc/{pid}/wchan"))
+                .unwrap_or_default()
+                .contains("pipe")
+        });
         let token = s
             .requests()
             .last()
@@ -500,27 +473,17 @@ fn the_token_is_never_in_the_argv_of_an_exec_child() {
     let sb = Sandbox::new(&s);
     for round in 0..2 {
         // Round 0 fetches, round 1 is served from the cache.
-        let mut child = sb
-            .std_cmd()
-            .args([
-                "exec",
-                "--cluster-id",
-                "c1",
-                "-vv",
-                "--",
-                "sh",
-                "-c",
-                "echo ready; exec sleep 30",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        let mut stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-        std::io::BufRead::read_line(&mut stdout, &mut line).unwrap();
-        assert_eq!(line, "ready\n");
+        let mut child = sb.spawn(&[
+            "exec",
+            "--cluster-id",
+            "c1",
+            "-vv",
+            "--",
+            "sh",
+            "-c",
+            "echo ready; exec sleep 30",
+        ]);
+        assert_eq!(wait_ready(&mut child), "ready\n");
         let token = s.requests()[0].token.clone().unwrap();
         let found = argv_holding(&token);
         assert!(found.is_empty(), "round {round}: token in argv: {found:?}");
@@ -535,6 +498,5 @@ fn the_token_is_never_in_the_argv_of_an_exec_child() {
         assert_no_secrets(&stderr(&out), Some(&token));
     }
     assert_eq!(s.request_count(), 1);
-    let mode = fs::metadata(&sb.entries()[0]).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
+    assert_eq!(mode(&sb.entries()[0]) & 0o777, 0o600);
 }

@@ -7,12 +7,6 @@ use std::time::{Duration, Instant};
 use crate::aws_standin::Service;
 use crate::common::*;
 
-fn issued(standin: &StandIn) -> String {
-    let reqs = standin.requests();
-    assert_eq!(reqs.len(), 1, "exactly one request: {reqs:?}");
-    reqs[0].token.clone().expect("the stand-in issued a token")
-}
-
 #[test]
 fn provisioned_json_with_the_real_sdk_wire_format() {
     let s = StandIn::start();
@@ -112,24 +106,9 @@ fn service_specific_endpoint_variable_wins() {
 fn profile_from_shared_files() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_REGION",
-    ] {
-        sb.unset(k);
-    }
-    std::fs::write(
-        sb.home().join(".aws/config"),
-        "[profile team]\nregion = eu-central-1\n",
-    )
-    .unwrap();
-    std::fs::write(
-        sb.home().join(".aws/credentials"),
-        format!("[team]\naws_access_key_id = AKIDPROFILE\naws_secret_access_key = {SECRET_KEY}\n"),
-    )
-    .unwrap();
+    sb.unset_credentials();
+    sb.unset("AWS_REGION");
+    sb.write_shared_profile("team", Some("eu-central-1"), "AKIDPROFILE", None);
     sb.json(&["--cluster-id", "c1", "--profile", "team", "--no-cache"]);
     sb.set("AWS_PROFILE", "team");
     sb.json(&["--cluster-id", "c1", "--no-cache"]);
@@ -138,15 +117,6 @@ fn profile_from_shared_files() {
         assert_eq!(r.region.as_deref(), Some("eu-central-1"));
         assert!(!r.has_security_token);
     }
-}
-
-fn fixed(token: &str) -> (StandIn, Sandbox) {
-    let s = StandIn::start_with(Config {
-        fixed_token: Some(token.to_owned()),
-        ..Config::default()
-    });
-    let sb = Sandbox::new(&s);
-    (s, sb)
 }
 
 /// A token with every character that could break out of a properties line, an ODBC
@@ -159,7 +129,7 @@ fn token_format() {
     let out = sb.run(&["--cluster-id", "c1", "--format", "token", "--no-cache"]);
     assert_success(&out);
     assert_eq!(stdout(&out), format!("{TRICKY}\n"));
-    assert_eq!(issued(&s), TRICKY);
+    assert_eq!(only_token(&s), TRICKY);
 }
 
 #[test]
@@ -198,41 +168,6 @@ fn env_format_is_read_back_by_a_real_shell() {
     assert!(lines[2].ends_with('Z'));
 }
 
-/// Reads the `odbc` format the way the ODBC driver manager does: `key=value` pairs split on
-/// `;`, a value in braces runs to the matching `}` with `}}` as an escaped brace.
-fn parse_odbc(s: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let mut rest = s.trim_end_matches('\n');
-    while !rest.is_empty() {
-        let (key, after) = rest.split_once('=').expect("key=value");
-        let mut value = String::new();
-        if let Some(braced) = after.strip_prefix('{') {
-            let mut chars = braced.char_indices().peekable();
-            let mut end = None;
-            while let Some((i, c)) = chars.next() {
-                if c == '}' {
-                    if chars.peek().map(|p| p.1) == Some('}') {
-                        chars.next();
-                        value.push('}');
-                        continue;
-                    }
-                    end = Some(i + 1);
-                    break;
-                }
-                value.push(c);
-            }
-            rest = &braced[end.expect("closing brace")..];
-        } else {
-            let end = after.find(';').unwrap_or(after.len());
-            value.push_str(&after[..end]);
-            rest = &after[end..];
-        }
-        rest = rest.strip_prefix(';').unwrap_or(rest);
-        out.push((key.to_owned(), value));
-    }
-    out
-}
-
 #[test]
 fn odbc_format_round_trips() {
     let (_s, sb) = fixed(TRICKY);
@@ -241,7 +176,7 @@ fn odbc_format_round_trips() {
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 1);
     assert_eq!(
-        parse_odbc(&text),
+        parse_odbc(text.trim_end_matches('\n')).unwrap(),
         [
             ("plugin_name".to_owned(), "IdpTokenAuthPlugin".to_owned()),
             ("token".to_owned(), TRICKY.to_owned()),
@@ -588,13 +523,7 @@ fn unreachable_endpoint_is_a_network_error() {
 fn no_credentials_and_no_region() {
     let s = StandIn::start();
     let mut sb = Sandbox::new(&s);
-    for k in [
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-    ] {
-        sb.unset(k);
-    }
+    sb.unset_credentials();
     assert_failure(
         &sb.run(&["--cluster-id", "c1", "--no-cache", "--timeout", "10"]),
         3,
@@ -615,7 +544,7 @@ fn diagnostics_never_show_secrets() {
     let sb = Sandbox::new(&s);
     let out = sb.run(&["--cluster-id", "c1", "-vv"]);
     assert_success(&out);
-    let token = issued(&s);
+    let token = only_token(&s);
     let err = stderr(&out);
     assert!(
         err.contains("us-east-1") && err.contains("cluster c1"),

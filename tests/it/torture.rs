@@ -23,89 +23,6 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::common::*;
-use crate::faults::{check_entry, exactly_one_document};
-
-// ---------------------------------------------------------------------------------------------
-// Shared helpers: a small PRNG and the stand-in's token format
-// ---------------------------------------------------------------------------------------------
-
-/// xorshift64*: enough randomness for scheduling faults, reproducible from its seed.
-pub(crate) struct Rng(u64);
-
-impl Rng {
-    pub(crate) fn new(seed: u64) -> Rng {
-        Rng(seed.max(1))
-    }
-
-    /// Seeded from `TORTURE_SEED` or the clock; returns the seed so a run can be replayed.
-    pub(crate) fn seeded() -> (Rng, u64) {
-        let seed = std::env::var("TORTURE_SEED")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .unwrap_or_else(|| {
-                let t = SystemTime::now()
-                    .duration_since(SystemTime::UNIX_EPOCH)
-                    .unwrap_or_default();
-                (t.as_nanos() as u64) ^ (u64::from(std::process::id()) << 32)
-            });
-        (Rng::new(seed), seed)
-    }
-
-    pub(crate) fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    /// Uniform in `0..n` (`n` > 0).
-    pub(crate) fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-
-    pub(crate) fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
-    }
-
-    pub(crate) fn millis(&mut self, lo: u64, hi: u64) -> Duration {
-        Duration::from_millis(lo + self.below(hi - lo + 1))
-    }
-}
-
-/// What a stand-in token says about the request it was issued for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Issued {
-    /// `rs` or `rss`.
-    pub service: String,
-    pub region: String,
-    pub access_key: String,
-    pub targets: Vec<String>,
-    pub seq: usize,
-}
-
-/// Parses `idc.<rs|rss>.<region>.<access key>.<targets joined by '+'>.<seq>.<16 hex>`.
-pub(crate) fn parse_issued(token: &str) -> Option<Issued> {
-    let parts: Vec<&str> = token.split('.').collect();
-    let [idc, service, region, access_key, targets, seq, hex] = parts[..] else {
-        return None;
-    };
-    let ok = idc == "idc"
-        && matches!(service, "rs" | "rss")
-        && hex.len() == 16
-        && hex.bytes().all(|b| b.is_ascii_hexdigit());
-    if !ok {
-        return None;
-    }
-    Some(Issued {
-        service: service.to_owned(),
-        region: region.to_owned(),
-        access_key: access_key.to_owned(),
-        targets: targets.split('+').map(str::to_owned).collect(),
-        seq: seq.parse().ok()?,
-    })
-}
 
 // ---------------------------------------------------------------------------------------------
 // Keys
@@ -242,11 +159,7 @@ fn binary() -> PathBuf {
 }
 
 fn command(sb: &Sandbox, key: Key) -> StdCommand {
-    let mut c = StdCommand::new(binary());
-    c.env_clear();
-    for (k, v) in &sb.env {
-        c.env(k, v);
-    }
+    let mut c = sb.command(binary());
     c.env("AWS_ACCESS_KEY_ID", ACCESS_KEYS[key.access_key])
         .args(TARGETS[key.target].0)
         .args(["--region", REGIONS[key.region], "--timeout", "20"])
@@ -353,20 +266,6 @@ fn worker(
     }
     counts.failures.fetch_add(failures.len(), Ordering::Relaxed);
     failures
-}
-
-/// The entry files of the cache directory.
-fn entry_files(dir: &Path) -> Vec<PathBuf> {
-    let Ok(rd) = fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    rd.filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| {
-            let name = p.file_name().map(|n| n.as_bytes()).unwrap_or_default();
-            name.ends_with(b".json") && !name.starts_with(b".")
-        })
-        .collect()
 }
 
 /// Atomically exchanges two paths (renameat2 RENAME_EXCHANGE).
@@ -535,13 +434,7 @@ fn torture_loop() {
     let counts = Counts::default();
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let issued_tokens = || -> HashSet<String> {
-        standin
-            .requests()
-            .into_iter()
-            .filter_map(|r| r.token)
-            .collect()
-    };
+    let issued_so_far = || -> HashSet<String> { issued_tokens(&standin) };
     let failures = Mutex::new(Vec::new());
     let entry_dir = sb.entry_dir();
     let seeds: Vec<u64> = (0..workers + 2).map(|_| rng.next()).collect();
@@ -555,7 +448,7 @@ fn torture_loop() {
             let n = iterations / workers + usize::from(w < iterations % workers);
             let sb = &sb;
             let failures = &failures;
-            let issued = &issued_tokens;
+            let issued = &issued_so_far;
             let seed = seeds[w + 2];
             handles.push(scope.spawn(move || {
                 let f = worker(sb, w, n, seed, counts, issued);
@@ -570,12 +463,12 @@ fn torture_loop() {
 
     // With the saboteur gone, every key is served correctly again, and every entry left on
     // disk is whole.
-    let issued = issued_tokens();
+    let issued = issued_so_far();
     let mut after = Vec::new();
     for key in Key::all() {
         let out = command(&sb, key).output().unwrap();
         let issued = if out.status.success() {
-            issued_tokens()
+            issued_so_far()
         } else {
             issued.clone()
         };
@@ -677,11 +570,7 @@ fn an_entry_swapped_between_identities_is_never_served() {
     let mut problems = Vec::new();
     for key in [key_a, key_b] {
         let stdout = run(key);
-        let issued: HashSet<String> = standin
-            .requests()
-            .into_iter()
-            .filter_map(|r| r.token)
-            .collect();
+        let issued: HashSet<String> = issued_tokens(&standin);
         if let Err(e) = key.check(&stdout, SystemTime::now(), &issued) {
             problems.push(format!("{}: {e}", key.describe()));
         }

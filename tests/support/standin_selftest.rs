@@ -13,10 +13,22 @@ use crate::aws_standin::{Config, Recorded, Reply, Service, StandIn};
 
 use aws_sdk_redshift::config::retry::RetryConfig;
 use aws_sdk_redshift::config::{Credentials, Region};
-use aws_sdk_redshift::error::ProvideErrorMetadata;
+use aws_sdk_redshift::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_redshift::operation::get_identity_center_auth_token as rs_op;
+use aws_sdk_redshiftserverless::operation::get_identity_center_auth_token as rss_op;
+use aws_smithy_types::DateTime;
 
 /// One of the SDK's `GetIdentityCenterAuthTokenError::is_*` checks.
 type IsVariant<E> = fn(&E) -> bool;
+
+type RsResult = Result<
+    rs_op::GetIdentityCenterAuthTokenOutput,
+    SdkError<rs_op::GetIdentityCenterAuthTokenError>,
+>;
+type RssResult = Result<
+    rss_op::GetIdentityCenterAuthTokenOutput,
+    SdkError<rss_op::GetIdentityCenterAuthTokenError>,
+>;
 
 fn creds(session_token: Option<&str>) -> Credentials {
     Credentials::new(
@@ -58,8 +70,63 @@ fn serverless(
     )
 }
 
+/// The token call for cluster `c1`.
+async fn call_c1(rs: &aws_sdk_redshift::Client) -> RsResult {
+    rs.get_identity_center_auth_token()
+        .cluster_ids("c1")
+        .send()
+        .await
+}
+
+/// The token call for workgroup `wg1`.
+async fn call_wg1(rss: &aws_sdk_redshiftserverless::Client) -> RssResult {
+    rss.get_identity_center_auth_token()
+        .workgroup_names("wg1")
+        .send()
+        .await
+}
+
 fn assert_clean(rec: &Recorded) {
     assert!(rec.problems.is_empty(), "stand-in objected: {rec:#?}");
+}
+
+/// What the stand-in recorded of one call: the service, the targets, the SDK's test key, the
+/// region, the signing name, and whether a session token was sent.
+fn assert_recorded(
+    rec: &Recorded,
+    service: Service,
+    targets: &[&str],
+    region: &str,
+    signing_name: &str,
+    session_token: bool,
+) {
+    assert_clean(rec);
+    assert_eq!(rec.service, Some(service));
+    assert_eq!(rec.targets, targets);
+    assert_eq!(rec.access_key_id.as_deref(), Some("AKIDTEST"));
+    assert_eq!(rec.region.as_deref(), Some(region));
+    assert_eq!(rec.signing_service.as_deref(), Some(signing_name));
+    assert_eq!(rec.has_security_token, session_token);
+}
+
+/// The SDK's parsed answer: the recorded token, starting with `prefix`, and an expiration
+/// about `ttl_secs` from now.
+fn assert_answer(
+    rec: &Recorded,
+    token: Option<&str>,
+    expiration: Option<&DateTime>,
+    prefix: &str,
+    ttl_secs: i64,
+) {
+    let token = token.expect("token");
+    assert_eq!(Some(token), rec.token.as_deref());
+    assert!(token.starts_with(prefix), "{token}");
+    let exp = expiration.expect("expiration").secs();
+    let want = time::OffsetDateTime::now_utc().unix_timestamp() + ttl_secs;
+    assert!(
+        (exp - want).abs() <= 2,
+        "expiration {exp}, expected about {want}"
+    );
 }
 
 #[tokio::test]
@@ -76,57 +143,44 @@ async fn sdk_redshift_success_parses_and_is_recorded() {
         .await
         .expect("redshift call");
     let rec = &s.requests()[0];
-    assert_clean(rec);
-    assert_eq!(rec.service, Some(Service::Redshift));
-    assert_eq!(rec.targets, ["c1", "c-2"]);
-    assert_eq!(rec.access_key_id.as_deref(), Some("AKIDTEST"));
-    assert_eq!(rec.region.as_deref(), Some("us-east-1"));
-    assert_eq!(rec.signing_service.as_deref(), Some("redshift"));
-    assert!(!rec.has_security_token);
-
-    let token = out.token().expect("token");
-    assert_eq!(Some(token), rec.token.as_deref());
-    assert!(
-        token.starts_with("idc.rs.us-east-1.AKIDTEST.c1+c-2.1."),
-        "{token}"
+    assert_recorded(
+        rec,
+        Service::Redshift,
+        &["c1", "c-2"],
+        "us-east-1",
+        "redshift",
+        false,
     );
-    let exp = out.expiration_time().expect("expiration").secs();
-    let want = time::OffsetDateTime::now_utc().unix_timestamp() + 3600;
-    assert!(
-        (exp - want).abs() <= 2,
-        "expiration {exp}, expected about {want}"
+    assert_answer(
+        rec,
+        out.token(),
+        out.expiration_time(),
+        "idc.rs.us-east-1.AKIDTEST.c1+c-2.1.",
+        3600,
     );
 }
 
 #[tokio::test]
 async fn sdk_serverless_success_parses_and_is_recorded() {
     let s = StandIn::start();
-    let out = serverless(&s, RetryConfig::disabled(), Some("SESSION"))
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
+    let out = call_wg1(&serverless(&s, RetryConfig::disabled(), Some("SESSION")))
         .await
         .expect("serverless call");
     let rec = &s.requests()[0];
-    assert_clean(rec);
-    assert_eq!(rec.service, Some(Service::Serverless));
-    assert_eq!(rec.targets, ["wg1"]);
-    assert_eq!(rec.access_key_id.as_deref(), Some("AKIDTEST"));
-    assert_eq!(rec.region.as_deref(), Some("eu-central-1"));
-    assert_eq!(rec.signing_service.as_deref(), Some("redshift-serverless"));
-    assert!(rec.has_security_token);
-
-    let token = out.token().expect("token");
-    assert_eq!(Some(token), rec.token.as_deref());
-    assert!(
-        token.starts_with("idc.rss.eu-central-1.AKIDTEST.wg1.1."),
-        "{token}"
+    assert_recorded(
+        rec,
+        Service::Serverless,
+        &["wg1"],
+        "eu-central-1",
+        "redshift-serverless",
+        true,
     );
-    let exp = out.expiration_time().expect("expiration").secs();
-    let want = time::OffsetDateTime::now_utc().unix_timestamp() + 900;
-    assert!(
-        (exp - want).abs() <= 2,
-        "expiration {exp}, expected about {want}"
+    assert_answer(
+        rec,
+        out.token(),
+        out.expiration_time(),
+        "idc.rss.eu-central-1.AKIDTEST.wg1.1.",
+        900,
     );
 }
 
@@ -141,19 +195,12 @@ async fn sdk_custom_answers_parse_field_by_field() {
         token: Some(String::new()),
         expiration: None,
     });
-    let rs = redshift(&s, RetryConfig::disabled());
-    let out = rs
-        .get_identity_center_auth_token()
-        .cluster_ids("c1")
-        .send()
+    let out = call_c1(&redshift(&s, RetryConfig::disabled()))
         .await
         .unwrap();
     assert_eq!(out.token(), None);
     assert_eq!(out.expiration_time().unwrap().secs(), 1_795_409_911);
-    let out = serverless(&s, RetryConfig::disabled(), None)
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
+    let out = call_wg1(&serverless(&s, RetryConfig::disabled(), None))
         .await
         .unwrap();
     assert_eq!(out.token(), Some(""));
@@ -177,13 +224,7 @@ async fn sdk_sees_each_redshift_error_as_its_variant() {
     ];
     for (code, is_variant) in cases {
         s.push(Reply::error(code, &format!("msg for {code}")));
-        let err = rs
-            .get_identity_center_auth_token()
-            .cluster_ids("c1")
-            .send()
-            .await
-            .expect_err(code)
-            .into_service_error();
+        let err = call_c1(&rs).await.expect_err(code).into_service_error();
         assert!(is_variant(&err), "{code}: got {err:?}");
         assert_eq!(err.code(), Some(code));
         assert_eq!(err.message(), Some(format!("msg for {code}").as_str()));
@@ -211,12 +252,7 @@ async fn sdk_sees_each_serverless_error_as_its_variant() {
     ];
     for (code, is_variant) in cases {
         s.push(Reply::error(code, &format!("msg for {code}")));
-        let err = rss
-            .get_identity_center_auth_token()
-            .workgroup_names("wg1")
-            .send()
-            .await
-            .expect_err(code);
+        let err = call_wg1(&rss).await.expect_err(code);
         let status = err.raw_response().map(|r| r.status().as_u16());
         let err = err.into_service_error();
         assert!(is_variant(&err), "{code}: got {err:?}");
@@ -235,10 +271,7 @@ async fn sdk_sees_each_serverless_error_as_its_variant() {
 async fn sdk_retries_throttling_then_succeeds() {
     let s = StandIn::start();
     s.push(Reply::error("Throttling", "Rate exceeded"));
-    let out = redshift(&s, RetryConfig::standard())
-        .get_identity_center_auth_token()
-        .cluster_ids("c1")
-        .send()
+    let out = call_c1(&redshift(&s, RetryConfig::standard()))
         .await
         .expect("retried to success");
     let recs = s.requests();
@@ -250,10 +283,7 @@ async fn sdk_retries_throttling_then_succeeds() {
     // The standard retry policy makes 3 attempts in all.
     s.push(Reply::error("ThrottlingException", "Rate exceeded"));
     s.push(Reply::Status(503));
-    let out = serverless(&s, RetryConfig::standard(), None)
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
+    let out = call_wg1(&serverless(&s, RetryConfig::standard(), None))
         .await
         .expect("retried to success");
     let recs = s.requests();
@@ -280,23 +310,11 @@ async fn sdk_fails_cleanly_on_broken_answers() {
     s.push(Reply::Reset);
     let rs = redshift(&s, RetryConfig::disabled());
     let rss = serverless(&s, RetryConfig::disabled(), None);
-    let err = rs
-        .get_identity_center_auth_token()
-        .cluster_ids("c1")
-        .send()
-        .await;
+    let err = call_c1(&rs).await;
     assert!(err.is_err(), "{err:?}");
-    let err = rss
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
-        .await;
+    let err = call_wg1(&rss).await;
     assert!(err.is_err(), "{err:?}");
-    let err = rss
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
-        .await;
+    let err = call_wg1(&rss).await;
     assert!(err.is_err(), "{err:?}");
     assert_eq!(s.request_count(), 3);
 }
@@ -307,10 +325,7 @@ async fn sdk_gets_a_dripped_answer_whole() {
     s.push(Reply::Drip {
         bytes_per_sec: 2000,
     });
-    let out = serverless(&s, RetryConfig::disabled(), None)
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
+    let out = call_wg1(&serverless(&s, RetryConfig::disabled(), None))
         .await
         .expect("dripped answer");
     assert_eq!(out.token(), s.requests()[0].token.as_deref());
@@ -320,10 +335,7 @@ async fn sdk_gets_a_dripped_answer_whole() {
 async fn sdk_retries_cut_connections_and_bare_500s() {
     let s = StandIn::start();
     s.push(Reply::Reset);
-    let out = serverless(&s, RetryConfig::standard(), None)
-        .get_identity_center_auth_token()
-        .workgroup_names("wg1")
-        .send()
+    let out = call_wg1(&serverless(&s, RetryConfig::standard(), None))
         .await
         .expect("retried after the cut");
     assert_eq!(s.request_count(), 2);
@@ -331,10 +343,7 @@ async fn sdk_retries_cut_connections_and_bare_500s() {
 
     s.push(Reply::Status(500));
     s.push(Reply::Reset);
-    let out = redshift(&s, RetryConfig::standard())
-        .get_identity_center_auth_token()
-        .cluster_ids("c1")
-        .send()
+    let out = call_c1(&redshift(&s, RetryConfig::standard()))
         .await
         .expect("retried twice");
     let recs = s.requests();
@@ -350,10 +359,7 @@ async fn sdk_rejects_a_10_mb_garbage_answer() {
         content_type: "text/xml".into(),
         body: vec![b'x'; 10 * 1024 * 1024],
     });
-    let err = redshift(&s, RetryConfig::disabled())
-        .get_identity_center_auth_token()
-        .cluster_ids("c1")
-        .send()
+    let err = call_c1(&redshift(&s, RetryConfig::disabled()))
         .await
         .expect_err("garbage must not parse");
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(200));
