@@ -572,4 +572,18 @@ mod tests {
         assert_eq!(e("SomethingNew", 400), 4);
         assert_eq!(e("", 502), 5);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn reply_check_never_panics(body in proptest::collection::vec(proptest::num::u8::ANY, 0..400)) {
+            let _ = is_complete_reply(&body);
+        }
+
+        #[test]
+        fn any_cut_of_a_reply_is_refused(cut in 0usize..200) {
+            let ok = b"<GetIdentityCenterAuthTokenResponse><GetIdentityCenterAuthTokenResult><Token>t</Token></GetIdentityCenterAuthTokenResult></GetIdentityCenterAuthTokenResponse>";
+            let cut = cut.min(ok.len() - 1);
+            proptest::prop_assert!(!is_complete_reply(&ok[..cut]));
+        }
+    }
 }

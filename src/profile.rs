@@ -113,4 +113,23 @@ region = nope
         );
         assert_eq!(setting(&dir.path().join("none"), "dev", "region"), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_finds_what_it_was_given(
+            text in "\\PC{0,300}",
+            name in "[a-z][a-z0-9-]{0,10}",
+            region in "[a-z]{2}-[a-z]{4,7}-[1-9]",
+        ) {
+            let _ = section(&text, &name, FileKind::Config);
+            let _ = section(&text, &name, FileKind::Credentials);
+            // Appending a well-formed section always makes its value the one read.
+            let doc = format!("{text}\n[profile {name}]\nregion = {region}\n");
+            let keys = section(&doc, &name, FileKind::Config).unwrap();
+            proptest::prop_assert_eq!(
+                keys.iter().rev().find(|(k, _)| k == "region").map(|(_, v)| v.as_str()),
+                Some(region.as_str())
+            );
+        }
+    }
 }
