@@ -207,6 +207,19 @@ impl Cli {
     }
 }
 
+/// Token arguments for cluster `c1` with the defaults clap would give, changed by `f`.
+#[cfg(test)]
+pub(crate) fn test_token_args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
+    let mut a = TokenArgs {
+        clusters: vec!["c1".parse().expect("valid id")],
+        timeout: 30,
+        min_validity: 300,
+        ..TokenArgs::default()
+    };
+    f(&mut a);
+    a
+}
+
 fn parse_cluster_id(s: &str) -> Result<ClusterId, String> {
     s.parse()
         .map_err(|e: crate::target::InvalidTarget| e.rule.to_owned())

@@ -170,16 +170,7 @@ fn endpoint_from_env(service: Service, env: &Env) -> Option<Sourced<String>> {
 mod tests {
     use super::*;
 
-    fn args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
-        let mut a = TokenArgs {
-            clusters: vec!["c1".parse().unwrap()],
-            timeout: 30,
-            min_validity: 300,
-            ..TokenArgs::default()
-        };
-        f(&mut a);
-        a
-    }
+    use crate::cli::test_token_args as args;
 
     #[test]
     fn region_precedence() {

@@ -165,17 +165,7 @@ impl Cache {
                 Err(e) => return Err(e),
             }
         }
-        // Temporary files are left only by a process killed between write and rename.
-        for item in fs::read_dir(&self.dir)? {
-            let path = item?.path();
-            let name = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            if name.starts_with(".tmp.") {
-                let _ = fs::remove_file(&path);
-            }
-        }
+        self.remove_temp_files(None)?;
         Ok(removed)
     }
 
@@ -207,20 +197,30 @@ impl Cache {
                 removed += 1;
             }
         }
+        // A writer takes milliseconds; an hour-old temporary file has no writer any more.
+        self.remove_temp_files(Some(now - Duration::from_secs(3600)))?;
+        Ok(removed)
+    }
+
+    /// Removes the temporary files that writers killed between write and rename left behind:
+    /// those last modified before `before`, or all of them.
+    fn remove_temp_files(&self, before: Option<SystemTime>) -> io::Result<()> {
         for item in fs::read_dir(&self.dir)? {
             let path = item?.path();
-            let name = path
+            let is_temp = path
                 .file_name()
                 .and_then(|n| n.to_str())
-                .unwrap_or_default();
-            let stale = fs::symlink_metadata(&path)
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t + Duration::from_secs(3600) < now);
-            if name.starts_with(".tmp.") && stale {
+                .is_some_and(|n| n.starts_with(".tmp."));
+            let old_enough = before.is_none_or(|b| {
+                fs::symlink_metadata(&path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|t| t < b)
+            });
+            if is_temp && old_enough {
                 let _ = fs::remove_file(&path);
             }
         }
-        Ok(removed)
+        Ok(())
     }
 
     fn entry_files(&self) -> io::Result<Vec<PathBuf>> {

@@ -224,16 +224,7 @@ mod tests {
         })
     }
 
-    fn args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
-        let mut a = TokenArgs {
-            clusters: vec!["c1".parse().unwrap()],
-            timeout: 30,
-            min_validity: 300,
-            ..TokenArgs::default()
-        };
-        f(&mut a);
-        a
-    }
+    use crate::cli::test_token_args as args;
 
     fn diagnose_with(
         args: &TokenArgs,
