@@ -85,6 +85,9 @@ impl AuthToken {
         {
             return Err(TokenProblem::Expired(rfc3339(exp)));
         }
+        // An expiration past year 9999 cannot be written in RFC 3339; it means "far", and
+        // the cache trusts no token for more than 12 hours anyway.
+        let expiration = expiration.map(|e| e.min(latest_time()));
         Ok(AuthToken { token, expiration })
     }
 
@@ -96,19 +99,35 @@ impl AuthToken {
 }
 
 /// `2026-11-23T04:58:31Z`: RFC 3339, UTC, whole seconds.
+///
+/// Total: a time outside the years 1970-9999 (which [`AuthToken::from_reply`] and
+/// [`parse_rfc3339`] never let in) prints as `invalid-time` rather than panicking.
 pub fn rfc3339(t: SystemTime) -> String {
-    let t = time::OffsetDateTime::from(t)
-        .replace_nanosecond(0)
-        .unwrap_or_else(|_| t.into());
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| "invalid-time".to_owned())
+    let formatted = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .ok()
+        .and_then(|d| time::Duration::try_from(Duration::from_secs(d.as_secs())).ok())
+        .and_then(|d| time::OffsetDateTime::UNIX_EPOCH.checked_add(d))
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
+    formatted.unwrap_or_else(|| "invalid-time".to_owned())
 }
 
-/// Parses an RFC 3339 time, as written by [`rfc3339`].
+/// Parses an RFC 3339 time, as written by [`rfc3339`]; only years 1970-9999 in UTC count
+/// (a cache entry claiming year 10000 or 1969 is not an entry).
 pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
-    time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(SystemTime::from)
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+    let utc = t.checked_to_offset(time::UtcOffset::UTC)?;
+    (1970..=9999)
+        .contains(&utc.year())
+        .then(|| SystemTime::from(utc))
+}
+
+/// 9999-12-31T23:59:59Z, the latest expiration kept: RFC 3339 has four-digit years.
+pub fn latest_time() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799)
 }
 
 #[cfg(test)]
@@ -142,6 +161,23 @@ mod tests {
         );
         let ok = chk(Some("t;={}'\""), Some(now + Duration::from_secs(60))).unwrap();
         assert_eq!(ok.remaining(now), Some(Duration::from_secs(60)));
+    }
+
+    #[test]
+    fn times_outside_four_digit_years_never_panic() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let far = now + Duration::from_secs(400 * 365 * 86_400 * 100);
+        let t = AuthToken::from_reply(Some("t".into()), Some(far), now).unwrap();
+        assert_eq!(rfc3339(t.expiration.unwrap()), "9999-12-31T23:59:59Z");
+        assert_eq!(rfc3339(far), "invalid-time");
+        assert_eq!(
+            rfc3339(SystemTime::UNIX_EPOCH - Duration::from_secs(1)),
+            "invalid-time"
+        );
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59-00:01"), None);
+        assert_eq!(parse_rfc3339("0000-01-01T00:00:00+00:01"), None);
+        assert_eq!(parse_rfc3339("1969-12-31T23:59:59Z"), None);
+        assert_eq!(parse_rfc3339("9999-12-31T23:59:59Z"), Some(latest_time()));
     }
 
     #[test]

@@ -203,6 +203,28 @@ mod tests {
         );
     }
 
+    /// Found by the `cache_decode` fuzz target: times that leave the four-digit years once
+    /// converted to UTC used to panic in the time conversion.
+    #[test]
+    fn out_of_range_times_are_corrupt_not_a_panic() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let good = String::from_utf8(entry(now, 900).encode().to_vec()).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&good).unwrap();
+        for (field, value) in [
+            ("expiration", "9999-12-31T23:59:59-00:01"),
+            ("fetched", "0000-01-01T00:00:00+00:01"),
+        ] {
+            let mut bad = v.clone();
+            bad[field] = value.into();
+            let bytes = serde_json::to_vec(&bad).unwrap();
+            assert_eq!(
+                decode(&bytes, None, now).unwrap_err(),
+                Miss::Corrupt,
+                "{field}"
+            );
+        }
+    }
+
     proptest::proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..512)) {
