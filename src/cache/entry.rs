@@ -203,7 +203,7 @@ mod tests {
         );
     }
 
-    /// Found by the `cache_decode` fuzz target: times that leave the four-digit years once
+    /// Found with the `cache_fields` fuzz target: times that leave the four-digit years once
     /// converted to UTC used to panic in the time conversion.
     #[test]
     fn out_of_range_times_are_corrupt_not_a_panic() {

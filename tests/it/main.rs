@@ -13,6 +13,7 @@ mod common;
 mod doctor;
 mod exec;
 mod faults;
+mod fuzz_corpus;
 mod plugin_config;
 mod secrets;
 mod token_cmd;
