@@ -488,11 +488,17 @@ fn the_token_is_never_in_the_argv_of_an_exec_child() {
         let found = argv_holding(&token);
         assert!(found.is_empty(), "round {round}: token in argv: {found:?}");
         let pid = child.id();
-        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap();
-        assert!(contains(
-            &environ,
-            format!("REDSHIFT_IDC_TOKEN={token}\0").as_bytes()
-        ));
+        // The shell prints "ready" and then execs sleep; while that exec is under way the
+        // kernel may show an empty environment, so look again until the new image is there.
+        let wanted = format!("REDSHIFT_IDC_TOKEN={token}\0");
+        let in_environ = poll(Duration::from_secs(5), || {
+            fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|environ| contains(&environ, wanted.as_bytes()))
+        });
+        assert!(
+            in_environ,
+            "round {round}: the token is in the child's environment"
+        );
         child.kill().unwrap();
         let out = child.wait_with_output().unwrap();
         assert_no_secrets(&stderr(&out), Some(&token));
