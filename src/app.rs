@@ -1,7 +1,6 @@
 //! The top level: parse the command line, run the command, map any error to its exit status
 //! and print it (one line; the cause chain with `-v`).
 
-use std::io;
 use std::time::{Instant, SystemTime};
 
 use clap::CommandFactory;
@@ -13,7 +12,7 @@ use crate::env::Env;
 use crate::error::{Error, ExitCode};
 use crate::fetch::AwsFetcher;
 use crate::obtain::{Context, Obtained, obtain};
-use crate::output::{self, Rendered};
+use crate::output::{self, Rendered, emit};
 use crate::settings::{CacheMode, TokenRequest};
 use crate::token::rfc3339;
 
@@ -164,14 +163,6 @@ fn open_cache(global: &GlobalArgs) -> Option<Cache> {
             warn!("{e}; continuing without the cache");
             None
         }
-    }
-}
-
-/// Writes one complete document to stdout. A closed pipe is not an error: the reader left.
-fn emit(doc: &[u8]) -> Result<(), Error> {
-    match output::write_document(io::stdout().lock(), doc) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.map_err(|source| Error::Output { source }),
     }
 }
 

@@ -140,6 +140,15 @@ pub fn render(format: Format, r: &Rendered<'_>) -> Zeroizing<Vec<u8>> {
     out
 }
 
+/// Writes one complete document to stdout: every command's result goes through here. A closed
+/// pipe is not an error: the reader left, and there is nobody to tell.
+pub fn emit(doc: &[u8]) -> Result<(), crate::error::Error> {
+    match write_document(std::io::stdout().lock(), doc) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|source| crate::error::Error::Output { source }),
+    }
+}
+
 /// Writes one rendered document with a single `write_all` and flushes.
 pub fn write_document(mut w: impl Write, doc: &[u8]) -> std::io::Result<()> {
     w.write_all(doc)?;

@@ -21,7 +21,6 @@ mod destination;
 mod report;
 mod shared_files;
 
-use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -71,10 +70,7 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
     if args.json {
         doc.push('\n');
     }
-    match crate::output::write_document(io::stdout().lock(), doc.as_bytes()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-        other => other.map_err(|source| Error::Output { source })?,
-    }
+    crate::output::emit(doc.as_bytes())?;
     Ok(report.exit_code())
 }
 

@@ -939,26 +939,12 @@ impl Issue<'_> {
             Reply::Reset => {
                 // A real token, so the cut cannot be mistaken for a malformed answer; it is
                 // not recorded because the client never gets all of it.
-                let token = self.new_token();
-                let exp = expiration(self.cfg.ttl);
-                let Plan::Full {
-                    content_type, body, ..
-                } = self.success(Some(&token), Some(&exp))
-                else {
-                    unreachable!("success is always Full")
-                };
+                let (_, content_type, body) = self.fresh_success();
                 let plan = Plan::Reset { content_type, body };
                 (Duration::ZERO, plan, None, "reset".into())
             }
             Reply::Drip { bytes_per_sec } => {
-                let token = self.new_token();
-                let exp = expiration(self.cfg.ttl);
-                let Plan::Full {
-                    content_type, body, ..
-                } = self.success(Some(&token), Some(&exp))
-                else {
-                    unreachable!("success is always Full")
-                };
+                let (token, content_type, body) = self.fresh_success();
                 let plan = Plan::Drip {
                     content_type,
                     body,
@@ -968,6 +954,20 @@ impl Issue<'_> {
                 (Duration::ZERO, plan, Some(token), desc)
             }
         }
+    }
+
+    /// A new token and the success answer carrying it (content type, body), for the answers
+    /// that deliver a valid body in an unusual way (cut off, trickled).
+    fn fresh_success(&self) -> (String, Option<String>, Vec<u8>) {
+        let token = self.new_token();
+        let exp = expiration(self.cfg.ttl);
+        let Plan::Full {
+            content_type, body, ..
+        } = self.success(Some(&token), Some(&exp))
+        else {
+            unreachable!("success is always Full")
+        };
+        (token, content_type, body)
     }
 
     /// `idc.<svc>.<region>.<akid>.<targets>.<seq>.<16 hex>`, or the fixed token.
