@@ -19,7 +19,11 @@ use crate::token::rfc3339;
 /// Runs the program and returns its exit status.
 pub fn main() -> u8 {
     let start = Instant::now();
-    let mut cli = match Cli::parse_args(std::env::args_os()) {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    // The common token invocation skips clap (see fastpath.rs); everything else, errors
+    // included, is clap's.
+    let fast = crate::fastpath::parse(&args, std::env::var_os(crate::env::CACHE_DIR));
+    let mut cli = match fast.map_or_else(|| Cli::parse_args(args), Ok) {
         Ok(cli) => cli,
         Err(e) => return clap_error(e),
     };

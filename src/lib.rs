@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod env;
 pub mod error;
 pub mod exec;
+pub mod fastpath;
 pub mod fetch;
 pub mod logging;
 pub mod obtain;
