@@ -15,6 +15,8 @@ mod exec;
 mod faults;
 mod fuzz_corpus;
 mod plugin_config;
+mod release;
+mod resolve;
 mod secrets;
 mod token_cmd;
 mod torture;

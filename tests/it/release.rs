@@ -1,0 +1,144 @@
+//! The release bundle that `scripts/release` builds: every file it promises, checksums that
+//! verify, and an executable that is static, non-PIE, the right version, and works.
+//!
+//! Building the bundle is a release build (minutes), so this module does not build it:
+//! `scripts/test` runs `scripts/release` and passes the folder in `RIT_BUNDLE`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+fn bundle() -> Option<PathBuf> {
+    let dir = std::env::var_os("RIT_BUNDLE").map(PathBuf::from);
+    if dir.is_none() {
+        eprintln!("note: RIT_BUNDLE not set (scripts/test sets it): the bundle was not checked");
+    }
+    dir
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The files SHA256SUMS lists; `sha256sum -c` must pass.
+fn checked_files(dir: &Path) -> Vec<String> {
+    run(Command::new("sha256sum")
+        .args(["--check", "--strict", "SHA256SUMS"])
+        .current_dir(dir));
+    let sums = std::fs::read_to_string(dir.join("SHA256SUMS")).unwrap();
+    sums.lines()
+        .map(|l| l.split_once("  ").expect("`HASH  NAME` lines").1.to_owned())
+        .collect()
+}
+
+#[test]
+fn the_bundle_has_every_piece_and_the_checksums_verify() {
+    let Some(dir) = bundle() else { return };
+    let files = checked_files(&dir);
+    let tarball = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu.tar.gz");
+    assert!(files.contains(&tarball), "{files:?}");
+    assert!(
+        files.iter().any(|f| f.ends_with(".whl")),
+        "a wheel: {files:?}"
+    );
+    assert!(
+        files.iter().any(|f| f.ends_with(".jar")),
+        "a jar: {files:?}"
+    );
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n != "SHA256SUMS")
+        .collect();
+    on_disk.sort();
+    let mut listed = files.clone();
+    listed.sort();
+    assert_eq!(on_disk, listed, "every file in the bundle is checksummed");
+
+    let listing = run(Command::new("tar").arg("-tzf").arg(dir.join(&tarball)));
+    let top = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu");
+    for want in [
+        "redshift-idc-token",
+        "redshift-idc-token.1",
+        "completions/redshift-idc-token.bash",
+        "completions/_redshift-idc-token",
+        "completions/redshift-idc-token.fish",
+        "README.md",
+        "LICENSE",
+        "CHANGELOG.md",
+    ] {
+        let path = format!("{top}/{want}");
+        assert!(listing.lines().any(|l| l == path), "{path} in {listing}");
+    }
+}
+
+#[test]
+fn the_shipped_executable_is_static_and_works() {
+    let Some(dir) = bundle() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let tarball = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu.tar.gz");
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(dir.join(&tarball))
+        .arg("-C")
+        .arg(tmp.path()));
+    let top = tmp.path().join(format!(
+        "redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu"
+    ));
+    let bin = top.join("redshift-idc-token");
+
+    // ELF: e_type ET_EXEC (2: not PIE) and no PT_INTERP (3: no dynamic loader).
+    let elf = std::fs::read(&bin).unwrap();
+    assert_eq!(&elf[..4], b"\x7fELF");
+    assert_eq!(
+        u16::from_le_bytes([elf[16], elf[17]]),
+        2,
+        "ET_EXEC, not PIE"
+    );
+    let phoff = u64::from_le_bytes(elf[32..40].try_into().unwrap()) as usize;
+    let (phentsize, phnum) = (
+        u16::from_le_bytes([elf[54], elf[55]]) as usize,
+        u16::from_le_bytes([elf[56], elf[57]]) as usize,
+    );
+    let interp = (0..phnum).any(|i| {
+        let at = phoff + i * phentsize;
+        u32::from_le_bytes(elf[at..at + 4].try_into().unwrap()) == 3
+    });
+    assert!(!interp, "statically linked: no PT_INTERP");
+
+    let version = run(Command::new(&bin).arg("--version"));
+    assert_eq!(version, format!("redshift-idc-token {VERSION}\n"));
+    let man = std::fs::read_to_string(top.join("redshift-idc-token.1")).unwrap();
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH redshift-idc-token 1"),
+        "{man:.200}"
+    );
+    for (file, marker) in [
+        ("completions/redshift-idc-token.bash", "complete -F"),
+        (
+            "completions/_redshift-idc-token",
+            "#compdef redshift-idc-token",
+        ),
+        (
+            "completions/redshift-idc-token.fish",
+            "complete -c redshift-idc-token",
+        ),
+    ] {
+        let text = std::fs::read_to_string(top.join(file)).unwrap();
+        assert!(
+            text.contains(marker) && text.contains("cluster-id"),
+            "{file}"
+        );
+    }
+    assert_eq!(
+        std::fs::read(top.join("LICENSE")).unwrap(),
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("LICENSE")).unwrap()
+    );
+}
