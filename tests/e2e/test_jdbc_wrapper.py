@@ -1,0 +1,432 @@
+"""End to end: the jdbc:redshift-idc:// wrapper driver with the real Amazon Redshift JDBC driver.
+
+Why it exists: the wrapper (plugin-config/jdbc) is only worth something if a tool that opens
+`jdbc:redshift-idc://...` through DriverManager gets a verified-TLS Redshift session
+authenticated with a token fresh from `redshift-idc-token`, and a clear SQLException when the
+executable fails. The chain under test is
+
+    JdbcProbe (DriverManager.getConnection, N threads at once)
+        ->  io.github.redshiftidctoken.jdbc.Driver  ->  redshift-idc-token --format=jdbc
+        ->  AWS stand-in (GetIdentityCenterAuthToken, counts requests)
+        ->  com.amazon.redshift.Driver 2.2.6 (IdpTokenAuthPlugin, sslmode=verify-full,
+            a PKCS12 trust store made here with keytool)
+        ->  Redshift wire stand-in: startup parameters, the 'i' token message, `select 1`
+
+The Redshift driver comes from REDSHIFT_JDBC_CLASSPATH, else from ../shared/jdbc next to the
+repository (see /work/shared/jdbc/README.md); without either the tests FAIL with instructions,
+they never skip.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import ACCESS_KEY_ID, CLUSTER_ID, REGION, REPO_ROOT, Child, Pki, Rit
+
+JDBC_DIR = REPO_ROOT / "plugin-config" / "jdbc"
+PROBE_SOURCE = Path(__file__).resolve().parent / "jdbc" / "JdbcProbe.java"
+PLUGIN = "com.amazon.redshift.plugin.IdpTokenAuthPlugin"
+JVM_TIMEOUT = 120  # seconds for one probe run
+HOW_TO_GET_THE_DRIVER = (
+    "The Amazon Redshift JDBC driver is needed for these tests. Set REDSHIFT_JDBC_CLASSPATH to its "
+    "jar and its dependencies (a Java class path), or put them in ../shared/jdbc next to the "
+    "repository (redshift-jdbc42-2.2.6.jar plus lib/*.jar). On a machine that reaches Maven "
+    "Central: mvn dependency:copy -Dartifact=com.amazon.redshift:redshift-jdbc42:2.2.6 "
+    "-DoutputDirectory=../shared/jdbc (and its dependencies into ../shared/jdbc/lib).")
+
+
+# -- the pieces: the Redshift driver, the wrapper jar, the probe, the trust store ------------------
+
+def _shared_jdbc_dirs() -> list[Path]:
+    """../shared/jdbc relative to this checkout, and to the main checkout if this is a worktree."""
+    roots = [REPO_ROOT]
+    proc = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--path-format=absolute",
+                           "--git-common-dir"], capture_output=True, text=True, timeout=30)
+    if proc.returncode == 0 and proc.stdout.strip():
+        roots.append(Path(proc.stdout.strip()).parent)
+    return [r.parent / "shared" / "jdbc" for r in roots]
+
+
+def redshift_jdbc_classpath() -> str:
+    explicit = os.environ.get("REDSHIFT_JDBC_CLASSPATH")
+    if explicit:
+        return explicit
+    for d in _shared_jdbc_dirs():
+        jars = sorted(d.glob("redshift-jdbc42-*.jar"))
+        if jars:
+            return os.pathsep.join(str(p) for p in [jars[-1], *sorted((d / "lib").glob("*.jar"))])
+    tried = ", ".join(str(d) for d in _shared_jdbc_dirs())
+    pytest.fail(f"{HOW_TO_GET_THE_DRIVER} (looked in: {tried})", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def redshift_classpath() -> str:
+    return redshift_jdbc_classpath()
+
+
+@pytest.fixture(scope="session")
+def wrapper_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """plugin-config/jdbc/build, as the release bundle runs it: its last line is the jar."""
+    out = tmp_path_factory.mktemp("jdbc-build")
+    proc = subprocess.run([str(JDBC_DIR / "build"), str(out)], capture_output=True, text=True,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    jar = Path(proc.stdout.strip().splitlines()[-1])
+    assert jar.is_file() and jar.parent == out, proc.stdout
+    return jar
+
+
+@pytest.fixture(scope="session")
+def probe_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("jdbc-probe")
+    proc = subprocess.run(["javac", "-d", str(out), str(PROBE_SOURCE)], capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+@pytest.fixture(scope="session")
+def truststore(pki: Pki) -> Path:
+    """A PKCS12 trust store holding the test CA, with no password.
+
+    The Redshift driver passes its `ssltruststore ` property (with a trailing space) as the
+    password, so a store that needs one cannot be opened; keytool writes an unprotected one when
+    certificate protection and the integrity MAC are turned off.
+    """
+    store = pki.dir / "truststore.p12"
+    if not store.exists():
+        proc = subprocess.run(
+            ["keytool", "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE",
+             "-J-Dkeystore.pkcs12.macAlgorithm=NONE", "-importcert", "-noprompt", "-alias", "test-ca",
+             "-file", str(pki.ca_cert), "-keystore", str(store), "-storetype", "PKCS12",
+             "-storepass", "unused-no-mac"], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    return store
+
+
+class Probe:
+    """Runs JdbcProbe in a fresh JVM with the wrapper and the Redshift driver on its class path."""
+
+    def __init__(self, jar: Path, redshift: str, classes: Path, truststore: Path):
+        self.classpath = os.pathsep.join([str(jar), redshift, str(classes)])
+        self.truststore = truststore
+
+    def tls(self) -> dict[str, str]:
+        return {"ssl": "true", "sslmode": "verify-full", "ssltruststorepath": str(self.truststore)}
+
+    def run(self, url: str, props: dict[str, str], env: dict[str, str], *, connections: int = 1,
+            login_timeout: int | None = None) -> dict[str, Any]:
+        argv = ["java", "-cp", self.classpath, "JdbcProbe", "--connections", str(connections)]
+        if login_timeout is not None:
+            argv += ["--login-timeout", str(login_timeout)]
+        argv += [url, *(f"{k}={v}" for k, v in props.items())]
+        proc = subprocess.run(argv, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              text=True, timeout=JVM_TIMEOUT)
+        assert proc.returncode == 0, f"JdbcProbe exited {proc.returncode}:\n{proc.stderr}"
+        doc = json.loads(proc.stdout)
+        doc["jvm_stderr"] = proc.stderr
+        return doc
+
+
+@pytest.fixture
+def probe(wrapper_jar: Path, redshift_classpath: str, probe_classes: Path, truststore: Path) -> Probe:
+    return Probe(wrapper_jar, redshift_classpath, probe_classes, truststore)
+
+
+def jvm_env(rit: Rit, **extra: str) -> dict[str, str]:
+    """The executable's isolated AWS environment, pointed at the stand-in, for the JVM to pass on."""
+    env = dict(rit.env, AWS_ENDPOINT_URL=rit.standin.url)
+    env.update(extra)
+    return env
+
+
+def url(port: int, query: str = f"ClusterID={CLUSTER_ID}&Region={REGION}") -> str:
+    return f"jdbc:redshift-idc://localhost:{port}/dev" + (f"?{query}" if query else "")
+
+
+def assert_no_leak(doc: dict[str, Any], token: str) -> None:
+    """The token is nowhere a tool could show or log it."""
+    places = {k: doc[k] for k in ("system_properties", "driver_manager_log", "caller_properties",
+                                  "jvm_stderr")}
+    for r in doc["results"]:
+        for k in ("connection", "metadata_url", "message", "to_string", "trace"):
+            if r.get(k):
+                places[f"result.{k}"] = r[k]
+    for name, text in places.items():
+        assert token not in text, f"the token leaked into {name}"
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` is a live (not zombie) process."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def processes_running(program: Path) -> list[int]:
+    """PIDs of live processes whose argv[0] is `program`."""
+    found = []
+    for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
+        try:
+            argv0 = (d / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if argv0 == str(program).encode() and process_alive(int(d.name)):
+            found.append(int(d.name))
+    return found
+
+
+# -- success -------------------------------------------------------------------------------------
+
+def test_connects_with_the_issued_token_over_verified_tls(
+        rit: Rit, probe: Probe, start_wire_server) -> None:
+    """The executable is found on PATH; the Redshift driver gets the token and the TLS settings."""
+    server = start_wire_server(max_connections=1)
+    env = jvm_env(rit, PATH=f"{rit.bin.parent}{os.pathsep}{rit.env['PATH']}")
+    env.pop("REDSHIFT_IDC_TOKEN_BIN", None)
+    doc = probe.run(url(server.port), probe.tls(), env)
+
+    (r,) = doc["results"]
+    assert r["ok"], r
+    assert r["value"] == 1
+    assert r["metadata_url"] == f"jdbc:redshift://localhost:{server.port}/dev"
+
+    (issued,) = rit.standin.issued_tokens()
+    (req,) = rit.standin.requests()
+    assert (req["service"], req["targets"], req["region"], req["access_key_id"]) == (
+        "redshift", [CLUSTER_ID], REGION, ACCESS_KEY_ID)
+    (conn,) = server.finish()["connections"]
+    assert conn["outcome"] == "ok", conn["error"]
+    assert conn["token"] == issued, "the server did not receive exactly the token AWS issued"
+    assert conn["token_type"] == "SUBJECT_TOKEN"
+    assert conn["idp_type"] == "AwsIdc"
+    assert conn["plugin_name"] == PLUGIN
+    assert conn["tls"] is not None
+    assert "select 1" in conn["queries"]
+    assert_no_leak(doc, issued)
+
+
+def test_sixteen_connections_at_once_make_one_aws_call(
+        rit: Rit, probe: Probe, start_wire_server) -> None:
+    """16 threads of one JVM connect together on an empty cache: the executable's lock makes it
+    one GetIdentityCenterAuthToken call, and every session gets that token."""
+    server = start_wire_server(max_connections=16)
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    assert not (Path(env["XDG_CACHE_HOME"]) / "redshift-idc-token").exists(), "cache not empty"
+    doc = probe.run(url(server.port), probe.tls(), env, connections=16)
+
+    failed = [r for r in doc["results"] if not r["ok"]]
+    assert not failed, failed
+    assert [r["value"] for r in doc["results"]] == [1] * 16
+    assert len(rit.standin.requests()) == 1, "expected exactly one AWS call"
+    (issued,) = rit.standin.issued_tokens()
+    conns = server.finish()["connections"]
+    assert len(conns) == 16
+    assert all(c["outcome"] == "ok" and c["token"] == issued for c in conns), conns
+    assert all(c["idp_type"] == "AwsIdc" and c["token_type"] == "SUBJECT_TOKEN" for c in conns)
+    assert_no_leak(doc, issued)
+
+
+def test_properties_come_from_url_or_connection_and_the_executable_from_a_property(
+        rit: Rit, probe: Probe, start_wire_server) -> None:
+    """Target and region as connection properties (any case, as the Redshift driver reads them),
+    the executable from idcTokenExecutable (winning over a wrong REDSHIFT_IDC_TOKEN_BIN), and a
+    caller's own token/plugin_name replaced by the fresh one."""
+    server = start_wire_server(max_connections=1)
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN="/nonexistent/redshift-idc-token")
+    props = dict(probe.tls(), clusterid=CLUSTER_ID, REGION=REGION, idcTokenExecutable=str(rit.bin),
+                 token="stale-token-from-the-caller", plugin_name="SomethingElse",
+                 loginTimeout="20")
+    doc = probe.run(url(server.port, query=""), props, env)
+
+    (r,) = doc["results"]
+    assert r["ok"], r
+    (issued,) = rit.standin.issued_tokens()
+    (conn,) = server.finish()["connections"]
+    assert conn["token"] == issued and conn["plugin_name"] == PLUGIN
+
+
+def test_workgroup_and_profile_are_passed_on(rit: Rit, probe: Probe, start_wire_server,
+                                             tmp_path: Path) -> None:
+    """serverlessWorkGroup selects Redshift Serverless; Profile names the AWS profile."""
+    server = start_wire_server(max_connections=1)
+    config = tmp_path / "aws-config"
+    config.write_text("[profile analytics]\nregion = eu-west-1\n")
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin), AWS_CONFIG_FILE=str(config))
+    doc = probe.run(url(server.port, query="serverlessWorkGroup=analytics-wg&Profile=analytics"),
+                    probe.tls(), env)
+
+    (r,) = doc["results"]
+    assert r["ok"], r
+    (req,) = rit.standin.requests()
+    # The region can only have come from the profile.
+    assert (req["service"], req["targets"], req["region"]) == (
+        "serverless", ["analytics-wg"], "eu-west-1")
+    (conn,) = server.finish()["connections"]
+    assert conn["token"] == req["token"]
+
+
+# -- failures ------------------------------------------------------------------------------------
+
+def expected_stderr_line(rit: Rit, *args: str, env: dict[str, str]) -> str:
+    """What the executable itself says for these arguments: its one `error:` line on stderr
+    (the AWS SDK may log a warning before it, e.g. about the missing config file)."""
+    proc = subprocess.run([str(rit.bin), "--format=jdbc", "--timeout=30", *args], env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode != 0 and proc.stdout == ""
+    (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    return line
+
+
+def single_failure(doc: dict[str, Any]) -> dict[str, Any]:
+    (r,) = doc["results"]
+    assert not r["ok"], r
+    return r
+
+
+def test_bad_target_is_a_usage_error(rit: Rit, probe: Probe) -> None:
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    doc = probe.run(url(1, query=f"ClusterID=bad--id&Region={REGION}"), probe.tls(), env)
+    r = single_failure(doc)
+    assert r["message"] == expected_stderr_line(rit, "--cluster-id=bad--id", f"--region={REGION}",
+                                                  env=env)
+    assert "bad--id" in r["message"]
+    assert (r["exception"], r["sqlstate"], r["error_code"]) == (
+        "java.sql.SQLNonTransientException", "22023", 2)
+    assert rit.standin.requests() == []
+
+
+def test_unparsable_host_without_a_target_is_a_usage_error(rit: Rit, probe: Probe) -> None:
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    r = single_failure(probe.run(url(1, query=""), probe.tls(), env))
+    assert r["message"] == expected_stderr_line(rit, "--host=localhost", env=env)
+    assert r["sqlstate"] == "22023"
+
+
+@pytest.mark.parametrize("code,exit_status", [("ClusterNotFound", 4), ("ExpiredToken", 3)])
+def test_aws_refusal_is_an_authorization_error(rit: Rit, probe: Probe, rit_standin: Path,
+                                               tmp_path: Path, children: list[Child],
+                                               code: str, exit_status: int) -> None:
+    failing = Child([str(rit_standin), "--max-seconds", "60", "--fail-first", "10",
+                     "--fail-code", code], tmp_path, f"standin-{code}")
+    children.append(failing)
+    endpoint = failing.first_line()
+    env = dict(jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin)), AWS_ENDPOINT_URL=endpoint)
+    r = single_failure(probe.run(url(1), probe.tls(), env))
+    expected = expected_stderr_line(rit, f"--cluster-id={CLUSTER_ID}", f"--region={REGION}",
+                                    env=env)
+    assert r["message"] == expected
+    assert code in r["message"]
+    assert (r["exception"], r["sqlstate"], r["error_code"]) == (
+        "java.sql.SQLInvalidAuthorizationSpecException", "28000", exit_status)
+
+
+def test_aws_hang_past_the_login_timeout_is_transient(rit: Rit, probe: Probe, rit_standin: Path,
+                                                      tmp_path: Path,
+                                                      children: list[Child]) -> None:
+    """The stand-in answers only after 30 s: the executable gives up at the 2 s login timeout
+    with its own message (exit 5), and is not left running."""
+    slow = Child([str(rit_standin), "--max-seconds", "60", "--delay-ms", "30000"], tmp_path,
+                 "standin-slow")
+    children.append(slow)
+    env = dict(jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin)), AWS_ENDPOINT_URL=slow.first_line())
+    started = time.monotonic()
+    r = single_failure(probe.run(url(1), dict(probe.tls(), loginTimeout="2"), env))
+    assert time.monotonic() - started < 15
+    assert r["message"].startswith("error:") and "2" in r["message"], r["message"]
+    assert (r["exception"], r["sqlstate"], r["error_code"]) == (
+        "java.sql.SQLTransientConnectionException", "08001", 5)
+    assert processes_running(rit.bin) == []
+
+
+HANGING_EXECUTABLE = """#!/bin/sh
+# Ignores --timeout and keeps a grandchild: the wrapper must kill both.
+echo $$ > "$PROBE_PIDS/child"
+sleep 300 &
+echo $! > "$PROBE_PIDS/grandchild"
+wait
+"""
+
+
+def test_executable_that_hangs_is_killed_with_its_descendants(rit: Rit, probe: Probe,
+                                                              tmp_path: Path) -> None:
+    """An executable that ignores its --timeout: killed, grandchild too, at the login timeout
+    (DriverManager.setLoginTimeout(1)) plus the 2 s margin; SQLTimeoutException, 08001."""
+    exe = tmp_path / "hanging-token-program"
+    exe.write_text(HANGING_EXECUTABLE)
+    exe.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe), PROBE_PIDS=str(pids))
+    started = time.monotonic()
+    r = single_failure(probe.run(url(1), probe.tls(), env, login_timeout=1))
+    assert 2.5 <= r["ms"] / 1000 < 10, r["ms"]
+    assert r["message"] == (f"{exe} did not finish within the login timeout of 1 s and was "
+                            "stopped (set loginTimeout to allow more time)")
+    assert (r["exception"], r["sqlstate"]) == ("java.sql.SQLTimeoutException", "08001")
+    child, grandchild = (int((pids / n).read_text()) for n in ("child", "grandchild"))
+    deadline = time.monotonic() + 5
+    while (process_alive(child) or process_alive(grandchild)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process_alive(child), "the executable was left running"
+    assert not process_alive(grandchild), "the executable's child was left running"
+    assert time.monotonic() - started < JVM_TIMEOUT
+
+
+def test_missing_executable_says_how_to_fix_it(rit: Rit, probe: Probe, tmp_path: Path) -> None:
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(tmp_path / "no-such-program"))
+    r = single_failure(probe.run(url(1), probe.tls(), env))
+    assert r["message"].startswith(f"cannot run {tmp_path / 'no-such-program'}: ")
+    assert "REDSHIFT_IDC_TOKEN_BIN" in r["message"] and "idcTokenExecutable" in r["message"]
+    assert (r["exception"], r["sqlstate"]) == ("java.sql.SQLNonTransientConnectionException", "08001")
+
+
+def test_wrong_program_output_is_not_taken_for_a_token(rit: Rit, probe: Probe) -> None:
+    true = shutil.which("true")
+    assert true
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=true)
+    r = single_failure(probe.run(url(1), probe.tls(), env))
+    assert "did not print a token in the jdbc format" in r["message"]
+    assert r["sqlstate"] == "99999"
+
+
+@pytest.mark.parametrize("query,props,needle", [
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}&idcTokenExecutable=/bin/sh", {},
+     "idcTokenExecutable is not accepted in the URL"),
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}&sslmode=disable", {}, "without verified TLS"),
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}", {"ssl": "false"}, "without verified TLS"),
+])
+def test_unsafe_settings_are_refused_before_anything_runs(rit: Rit, probe: Probe, tmp_path: Path,
+                                                          query: str, props: dict[str, str],
+                                                          needle: str) -> None:
+    marker = tmp_path / "ran"
+    exe = tmp_path / "must-not-run"
+    exe.write_text(f"#!/bin/sh\ntouch {marker}\n")
+    exe.chmod(0o755)
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))
+    r = single_failure(probe.run(url(1, query=query), props, env))
+    assert needle in r["message"]
+    assert r["sqlstate"] == "22023"
+    assert not marker.exists(), "the executable ran"
+
+
+def test_foreign_urls_are_left_to_other_drivers(probe: Probe, rit: Rit) -> None:
+    """connect() returns null for a URL that is not ours, so DriverManager asks the next driver
+    (here the Redshift driver itself, which fails to connect to a closed port)."""
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN="/nonexistent")
+    r = single_failure(probe.run("jdbc:redshift://localhost:1/dev", dict(probe.tls(),
+                                                                         loginTimeout="5"), env))
+    assert "redshift-idc-token" not in r["message"] and "nonexistent" not in r["message"]
+    assert r["sqlstate"].startswith("08")
