@@ -30,58 +30,25 @@ from typing import Any
 import pytest
 
 from conftest import ACCESS_KEY_ID, CLUSTER_ID, REGION, REPO_ROOT, Child, Pki, Rit
+from jdbc_support import DriverNotFound, build_wrapper_jar, make_truststore, redshift_jdbc_classpath
 
-JDBC_DIR = REPO_ROOT / "plugin-config" / "jdbc"
 PROBE_SOURCE = Path(__file__).resolve().parent / "jdbc" / "JdbcProbe.java"
 PLUGIN = "com.amazon.redshift.plugin.IdpTokenAuthPlugin"
 JVM_TIMEOUT = 120  # seconds for one probe run
-HOW_TO_GET_THE_DRIVER = (
-    "The Amazon Redshift JDBC driver is needed for these tests. Set REDSHIFT_JDBC_CLASSPATH to its "
-    "jar and its dependencies (a Java class path), or put them in ../shared/jdbc next to the "
-    "repository (redshift-jdbc42-2.2.6.jar plus lib/*.jar). On a machine that reaches Maven "
-    "Central: mvn dependency:copy -Dartifact=com.amazon.redshift:redshift-jdbc42:2.2.6 "
-    "-DoutputDirectory=../shared/jdbc (and its dependencies into ../shared/jdbc/lib).")
-
 
 # -- the pieces: the Redshift driver, the wrapper jar, the probe, the trust store ------------------
 
-def _shared_jdbc_dirs() -> list[Path]:
-    """../shared/jdbc relative to this checkout, and to the main checkout if this is a worktree."""
-    roots = [REPO_ROOT]
-    proc = subprocess.run(["git", "-C", str(REPO_ROOT), "rev-parse", "--path-format=absolute",
-                           "--git-common-dir"], capture_output=True, text=True, timeout=30)
-    if proc.returncode == 0 and proc.stdout.strip():
-        roots.append(Path(proc.stdout.strip()).parent)
-    return [r.parent / "shared" / "jdbc" for r in roots]
-
-
-def redshift_jdbc_classpath() -> str:
-    explicit = os.environ.get("REDSHIFT_JDBC_CLASSPATH")
-    if explicit:
-        return explicit
-    for d in _shared_jdbc_dirs():
-        jars = sorted(d.glob("redshift-jdbc42-*.jar"))
-        if jars:
-            return os.pathsep.join(str(p) for p in [jars[-1], *sorted((d / "lib").glob("*.jar"))])
-    tried = ", ".join(str(d) for d in _shared_jdbc_dirs())
-    pytest.fail(f"{HOW_TO_GET_THE_DRIVER} (looked in: {tried})", pytrace=False)
-
-
 @pytest.fixture(scope="session")
 def redshift_classpath() -> str:
-    return redshift_jdbc_classpath()
+    try:
+        return redshift_jdbc_classpath()
+    except DriverNotFound as e:
+        pytest.fail(str(e), pytrace=False)
 
 
 @pytest.fixture(scope="session")
 def wrapper_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """plugin-config/jdbc/build, as the release bundle runs it: its last line is the jar."""
-    out = tmp_path_factory.mktemp("jdbc-build")
-    proc = subprocess.run([str(JDBC_DIR / "build"), str(out)], capture_output=True, text=True,
-                          timeout=180)
-    assert proc.returncode == 0, proc.stderr
-    jar = Path(proc.stdout.strip().splitlines()[-1])
-    assert jar.is_file() and jar.parent == out, proc.stdout
-    return jar
+    return build_wrapper_jar(tmp_path_factory.mktemp("jdbc-build"))
 
 
 @pytest.fixture(scope="session")
@@ -95,21 +62,7 @@ def probe_classes(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def truststore(pki: Pki) -> Path:
-    """A PKCS12 trust store holding the test CA, with no password.
-
-    The Redshift driver passes its `ssltruststore ` property (with a trailing space) as the
-    password, so a store that needs one cannot be opened; keytool writes an unprotected one when
-    certificate protection and the integrity MAC are turned off.
-    """
-    store = pki.dir / "truststore.p12"
-    if not store.exists():
-        proc = subprocess.run(
-            ["keytool", "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE",
-             "-J-Dkeystore.pkcs12.macAlgorithm=NONE", "-importcert", "-noprompt", "-alias", "test-ca",
-             "-file", str(pki.ca_cert), "-keystore", str(store), "-storetype", "PKCS12",
-             "-storepass", "unused-no-mac"], capture_output=True, text=True, timeout=60)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    return store
+    return make_truststore(pki.ca_cert, pki.dir / "truststore.p12")
 
 
 class Probe:
@@ -430,3 +383,57 @@ def test_foreign_urls_are_left_to_other_drivers(probe: Probe, rit: Rit) -> None:
                                                                          loginTimeout="5"), env))
     assert "redshift-idc-token" not in r["message"] and "nonexistent" not in r["message"]
     assert r["sqlstate"].startswith("08")
+
+
+def test_token_is_not_in_the_redshift_drivers_own_debug_log(
+        rit: Rit, probe: Probe, start_wire_server, tmp_path: Path) -> None:
+    """With the Redshift driver's logging at its most verbose, its log files hold no token."""
+    server = start_wire_server(max_connections=1)
+    logs = tmp_path / "driver-logs"
+    logs.mkdir()
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    doc = probe.run(url(server.port), dict(probe.tls(), LogLevel="DEBUG", LogPath=str(logs)), env)
+    (r,) = doc["results"]
+    assert r["ok"], r
+    (issued,) = rit.standin.issued_tokens()
+    # With a DriverManager log writer set (the probe sets one) the driver logs there, else to
+    # files under LogPath.
+    logged = doc["driver_manager_log"] + "".join(
+        p.read_text(errors="replace") for p in logs.rglob("*") if p.is_file())
+    assert len(logged) > 1000 and "IdpTokenAuthPlugin" in logged, "the driver logged nothing"
+    assert issued not in logged
+    assert_no_leak(doc, issued)
+
+
+# -- the build and the driver lookup -------------------------------------------------------------
+
+def test_jar_is_java8_registered_and_versioned_like_the_executable(wrapper_jar: Path) -> None:
+    import tomllib
+    import zipfile
+
+    version = tomllib.loads((REPO_ROOT / "Cargo.toml").read_text())["package"]["version"]
+    assert wrapper_jar.name == f"redshift-idc-jdbc-{version}.jar"
+    with zipfile.ZipFile(wrapper_jar) as z:
+        manifest = z.read("META-INF/MANIFEST.MF").decode()
+        assert f"Implementation-Version: {version}" in manifest.splitlines()
+        services = z.read("META-INF/services/java.sql.Driver").decode().split()
+        assert services == ["io.github.redshiftidctoken.jdbc.Driver"]
+        classes = [n for n in z.namelist() if n.endswith(".class")]
+        assert classes and all(n.startswith("io/github/redshiftidctoken/jdbc/") for n in classes)
+        for n in classes:
+            head = z.read(n)[:8]
+            assert head[:4] == b"\xca\xfe\xba\xbe" and int.from_bytes(head[6:8], "big") == 52, n
+
+
+def test_missing_redshift_driver_fails_with_instructions(monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    import jdbc_support
+
+    monkeypatch.delenv("REDSHIFT_JDBC_CLASSPATH", raising=False)
+    monkeypatch.setattr(jdbc_support, "shared_jdbc_dirs", lambda: [tmp_path / "shared" / "jdbc"])
+    with pytest.raises(DriverNotFound) as excinfo:
+        jdbc_support.redshift_jdbc_classpath()
+    text = str(excinfo.value)
+    assert "REDSHIFT_JDBC_CLASSPATH" in text
+    assert "mvn dependency:copy -Dartifact=com.amazon.redshift:redshift-jdbc42:2.2.6" in text
+    assert str(tmp_path / "shared" / "jdbc") in text
