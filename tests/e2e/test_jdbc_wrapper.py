@@ -30,7 +30,8 @@ from typing import Any
 import pytest
 
 from conftest import ACCESS_KEY_ID, CLUSTER_ID, REGION, REPO_ROOT, Child, Pki, Rit
-from jdbc_support import DriverNotFound, build_wrapper_jar, make_truststore, redshift_jdbc_classpath
+from jdbc_support import (JDBC_DIR, DriverNotFound, build_wrapper_jar, make_truststore,
+                          redshift_jdbc_classpath)
 
 PROBE_SOURCE = Path(__file__).resolve().parent / "jdbc" / "JdbcProbe.java"
 PLUGIN = "com.amazon.redshift.plugin.IdpTokenAuthPlugin"
@@ -236,7 +237,9 @@ def test_workgroup_and_profile_are_passed_on(rit: Rit, probe: Probe, start_wire_
 def expected_stderr_line(rit: Rit, *args: str, env: dict[str, str]) -> str:
     """What the executable itself says for these arguments: its one `error:` line on stderr
     (the AWS SDK may log a warning before it, e.g. about the missing config file)."""
-    proc = subprocess.run([str(rit.bin), "--format=jdbc", "--timeout=30", *args], env=env,
+    if not any(a.startswith("--timeout=") for a in args):
+        args = ("--timeout=30", *args)
+    proc = subprocess.run([str(rit.bin), "--format=jdbc", *args], env=env,
                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
     assert proc.returncode != 0 and proc.stdout == ""
     (line,) = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
@@ -298,7 +301,9 @@ def test_aws_hang_past_the_login_timeout_is_transient(rit: Rit, probe: Probe, ri
     started = time.monotonic()
     r = single_failure(probe.run(url(1), dict(probe.tls(), loginTimeout="2"), env))
     assert time.monotonic() - started < 15
-    assert r["message"].startswith("error:") and "2" in r["message"], r["message"]
+    assert r["message"] == expected_stderr_line(rit, "--timeout=2", f"--cluster-id={CLUSTER_ID}",
+                                                f"--region={REGION}", env=env)
+    assert "--timeout" in r["message"]
     assert (r["exception"], r["sqlstate"], r["error_code"]) == (
         "java.sql.SQLTransientConnectionException", "08001", 5)
     assert processes_running(rit.bin) == []
@@ -358,8 +363,10 @@ def test_wrong_program_output_is_not_taken_for_a_token(rit: Rit, probe: Probe) -
 @pytest.mark.parametrize("query,props,needle", [
     (f"ClusterID={CLUSTER_ID}&Region={REGION}&idcTokenExecutable=/bin/sh", {},
      "idcTokenExecutable is not accepted in the URL"),
-    (f"ClusterID={CLUSTER_ID}&Region={REGION}&sslmode=disable", {}, "without verified TLS"),
-    (f"ClusterID={CLUSTER_ID}&Region={REGION}", {"ssl": "false"}, "without verified TLS"),
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}&sslmode=disable", {},
+     "without verified TLS: remove sslmode=disable (use sslmode=verify-full)"),
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}", {"ssl": "false"},
+     "without verified TLS: remove ssl=false (use sslmode=verify-full)"),
 ])
 def test_unsafe_settings_are_refused_before_anything_runs(rit: Rit, probe: Probe, tmp_path: Path,
                                                           query: str, props: dict[str, str],
@@ -437,3 +444,28 @@ def test_missing_redshift_driver_fails_with_instructions(monkeypatch: pytest.Mon
     assert "REDSHIFT_JDBC_CLASSPATH" in text
     assert "mvn dependency:copy -Dartifact=com.amazon.redshift:redshift-jdbc42:2.2.6" in text
     assert str(tmp_path / "shared" / "jdbc") in text
+
+
+# -- the INI refresh, for tools that can only use the stock driver ------------------------------
+
+def test_ini_file_from_the_launcher_signs_in_the_stock_driver(
+        rit: Rit, probe: Probe, start_wire_server, tmp_path: Path) -> None:
+    """plugin-config/jdbc/redshift-idc-jdbc writes the INI section; the unmodified Redshift
+    driver, given only IniFile/IniSection (and the trust store), reads it on connect."""
+    ini = tmp_path / "rsjdbc.ini"
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    proc = subprocess.run([str(JDBC_DIR / "redshift-idc-jdbc"), "--cluster-id", CLUSTER_ID,
+                           "--region", REGION, "--output", str(ini)], env=env,
+                          capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert proc.returncode == 0 and proc.stdout == "", proc.stderr
+    assert ini.stat().st_mode & 0o777 == 0o600
+
+    server = start_wire_server(max_connections=1)
+    doc = probe.run(f"jdbc:redshift://localhost:{server.port}/dev",
+                    {"IniFile": str(ini), "IniSection": "REDSHIFT_IDC",
+                     "ssltruststorepath": str(probe.truststore)}, env)
+    (r,) = doc["results"]
+    assert r["ok"], r
+    (issued,) = rit.standin.issued_tokens()
+    (conn,) = server.finish()["connections"]
+    assert (conn["token"], conn["token_type"], conn["idp_type"]) == (issued, "SUBJECT_TOKEN", "AwsIdc")

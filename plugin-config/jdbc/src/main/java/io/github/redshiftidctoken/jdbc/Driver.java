@@ -171,11 +171,12 @@ public final class Driver implements java.sql.Driver {
     private static void refuseCleartext(Properties p) throws SQLException {
         String ssl = get(p, "ssl");
         String mode = get(p, "sslmode");
-        if ("false".equalsIgnoreCase(ssl) || (mode != null && Arrays.asList("disable", "allow",
-                "prefer").contains(mode.toLowerCase(Locale.ROOT)))) {
+        String offending = "false".equalsIgnoreCase(ssl) ? "ssl=" + ssl
+                : mode != null && Arrays.asList("disable", "allow", "prefer")
+                        .contains(mode.toLowerCase(Locale.ROOT)) ? "sslmode=" + mode : null;
+        if (offending != null) {
             throw Failure.badSetting("refusing to send an IAM Identity Center token without"
-                    + " verified TLS: remove ssl=false / sslmode=" + mode
-                    + " (use sslmode=verify-full)");
+                    + " verified TLS: remove " + offending + " (use sslmode=verify-full)");
         }
     }
 
