@@ -146,16 +146,7 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     );
 
     // Another section name, on stdout.
-    let out = jdbc(
-        &sb,
-        &[
-            "--ini",
-            "--ini-section",
-            "PROD",
-            "--host",
-            HOST,
-        ],
-    );
+    let out = jdbc(&sb, &["--ini", "--ini-section", "PROD", "--host", HOST]);
     let got = java(&["ini", "PROD", "token"], &ok_stdout(&out));
     assert_eq!(got, [TRICKY_JDBC]);
 }
@@ -226,7 +217,11 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
 
     // Usage errors of the script itself.
     let out = jdbc(&sb, &[]);
-    assert_failure(&out, 2, &["--host HOST (or --cluster-id/--workgroup with --region) is required"]);
+    assert_failure(
+        &out,
+        2,
+        &["--host HOST (or --cluster-id/--workgroup with --region) is required"],
+    );
     let out = jdbc(&sb, &["--host", "x/y"]);
     assert_failure(&out, 2, &["invalid host name"]);
     let out = jdbc(&sb, &["--format", "json", "--host", HOST]);
@@ -458,19 +453,37 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
     let out = odbc(
         &sb,
         &[
-            "--odbc-ini", target_s, "--dsn", "Redshift-IdC", "--host", HOST, "--database",
-            "sales", "--no-cache",
+            "--odbc-ini",
+            target_s,
+            "--dsn",
+            "Redshift-IdC",
+            "--host",
+            HOST,
+            "--database",
+            "sales",
+            "--no-cache",
         ],
     );
-    assert_eq!(ok_stdout(&out), "", "with --odbc-ini nothing goes to stdout");
+    assert_eq!(
+        ok_stdout(&out),
+        "",
+        "with --odbc-ini nothing goes to stdout"
+    );
     assert_eq!(mode(&target) & 0o777, 0o600);
     assert_eq!(last_token(&s), TRICKY_ODBC);
     let leftovers: Vec<_> = std::fs::read_dir(sb.home())
         .unwrap()
         .flatten()
-        .filter(|e| e.file_name().to_string_lossy().starts_with(".redshift-idc-odbc"))
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with(".redshift-idc-odbc")
+        })
         .collect();
-    assert!(leftovers.is_empty(), "no temporary file left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
 
     let sysini = sb.home().join("odbcsys");
     std::fs::create_dir(&sysini).unwrap();
@@ -503,21 +516,43 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
 
     // A failure leaves the previous file alone and keeps the executable's status.
     let before = std::fs::read(&target).unwrap();
-    s.push(Reply::error("AccessDeniedException", "User is not authorized"));
+    s.push(Reply::error(
+        "AccessDeniedException",
+        "User is not authorized",
+    ));
     let out = odbc(
         &sb,
         &[
-            "--odbc-ini", target_s, "--dsn", "Redshift-IdC", "--host", HOST, "--database",
-            "sales", "--no-cache",
+            "--odbc-ini",
+            target_s,
+            "--dsn",
+            "Redshift-IdC",
+            "--host",
+            HOST,
+            "--database",
+            "sales",
+            "--no-cache",
         ],
     );
     assert_failure(&out, 4, &["AccessDeniedException"]);
     assert_eq!(std::fs::read(&target).unwrap(), before);
-    let out = odbc(&sb, &["--odbc-ini", target_s, "--host", HOST, "--database", "d"]);
+    let out = odbc(
+        &sb,
+        &["--odbc-ini", target_s, "--host", HOST, "--database", "d"],
+    );
     assert_failure(&out, 2, &["--odbc-ini needs --dsn NAME"]);
     let out = odbc(
         &sb,
-        &["--odbc-ini", target_s, "--dsn", "a]b", "--host", HOST, "--database", "d"],
+        &[
+            "--odbc-ini",
+            target_s,
+            "--dsn",
+            "a]b",
+            "--host",
+            HOST,
+            "--database",
+            "d",
+        ],
     );
     assert_failure(&out, 2, &["invalid DSN name"]);
 }
