@@ -32,6 +32,8 @@ BENCH_SOURCE = Path(__file__).resolve().parent / "JdbcConnectBench.java"
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rounds", type=int, default=300, help="measured connects of each kind")
+    ap.add_argument("--out", default=str(REPO / "bench" / "jdbc" / "results.md"),
+                    help="also write the table here ('' for nowhere)")
     args = ap.parse_args()
     for p in (BIN, STANDIN):
         if not p.is_file():
@@ -77,7 +79,7 @@ def main() -> int:
                    "--region=us-east-1"]
             subprocess.run(exe, env=env, check=True, capture_output=True, timeout=60)  # fill the cache
 
-            props = [f"ssl=true", "sslmode=verify-full", f"ssltruststorepath={store}",
+            props = ["ssl=true", "sslmode=verify-full", f"ssltruststorepath={store}",
                      "ClusterID=mycluster", "Region=us-east-1"]
             argv = ["java", "-cp", os.pathsep.join([str(jar), redshift, str(classes)]),
                     "JdbcConnectBench", str(args.rounds),
@@ -93,16 +95,23 @@ def main() -> int:
                 c.stop()
 
     diff = r["wrapper_ms"] - r["static_ms"]
-    print(f"JDBC connect, {r['rounds']} rounds of each kind interleaved in one JVM (Java "
-          f"{r['java']}), {time.monotonic() - started:.0f} s; AWS requests: {requests} "
-          f"(the priming run)\n")
-    print("| measurement | median |")
-    print("| --- | --- |")
-    print(f"| connect, static token (`jdbc:redshift://`, floor) | {r['static_ms']:.2f} ms |")
-    print(f"| connect through the wrapper, cache hit (`jdbc:redshift-idc://`) | {r['wrapper_ms']:.2f} ms |")
-    print(f"| wrapper's share (difference) | {diff:.2f} ms ({r['wrapper_ms'] / r['static_ms']:.2f}x the static connect) |")
-    print(f"| the executable alone from Java (cache hit) | {r['exec_hit_ms']:.2f} ms |")
-    print(f"| `/bin/true` from Java (process-start floor) | {r['exec_true_ms']:.2f} ms |")
+    lines = [
+        f"JDBC connect, {r['rounds']} rounds of each kind interleaved in one JVM (Java "
+        f"{r['java']}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}), "
+        f"{time.monotonic() - started:.0f} s; AWS requests: {requests} (the priming run)",
+        "",
+        "| measurement | median |",
+        "| --- | --- |",
+        f"| connect, static token (`jdbc:redshift://`, the floor) | {r['static_ms']:.2f} ms |",
+        f"| connect through the wrapper, cache hit (`jdbc:redshift-idc://`) | {r['wrapper_ms']:.2f} ms |",
+        f"| the wrapper's share (difference) | {diff:.2f} ms ({r['wrapper_ms'] / r['static_ms']:.2f}x the static connect) |",
+        f"| the executable alone, started from Java (cache hit) | {r['exec_hit_ms']:.2f} ms |",
+        f"| `/bin/true` started from Java (process-start floor) | {r['exec_true_ms']:.2f} ms |",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text, end="")
+    if args.out:
+        Path(args.out).write_text(text)
     return 0
 
 
