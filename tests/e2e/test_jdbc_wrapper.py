@@ -343,6 +343,38 @@ def test_executable_that_hangs_is_killed_with_its_descendants(rit: Rit, probe: P
     assert time.monotonic() - started < JVM_TIMEOUT
 
 
+LINGERING_EXECUTABLE = """#!/bin/sh
+# Exits at once but leaves a grandchild that keeps stdout open.
+sleep 300 &
+echo $! > "$PROBE_PIDS/grandchild"
+exit 0
+"""
+
+
+def test_output_held_open_after_exit_does_not_stall_the_connect(rit: Rit, probe: Probe,
+                                                                 tmp_path: Path) -> None:
+    """A program that exits but leaves a process holding its stdout cannot stall the connect:
+    when the child exits, the JDK drains what is buffered and closes the pipes, so the wrapper
+    reports at once. (That process was re-parented when the program exited, so it is no longer
+    the wrapper's to find; the test removes it.)"""
+    exe = tmp_path / "lingering-token-program"
+    exe.write_text(LINGERING_EXECUTABLE)
+    exe.chmod(0o755)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe), PROBE_PIDS=str(pids))
+    try:
+        r = single_failure(probe.run(url(1), dict(probe.tls(), loginTimeout="20"), env))
+        assert r["ms"] < 10_000, r["ms"]
+        assert "did not print a token in the jdbc format" in r["message"]
+        assert r["sqlstate"] == "99999"
+        assert process_alive(int((pids / "grandchild").read_text())), "the test saw the case"
+    finally:
+        grandchild = int((pids / "grandchild").read_text())
+        if process_alive(grandchild):
+            os.kill(grandchild, 9)
+
+
 def test_missing_executable_says_how_to_fix_it(rit: Rit, probe: Probe, tmp_path: Path) -> None:
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(tmp_path / "no-such-program"))
     r = single_failure(probe.run(url(1), probe.tls(), env))
