@@ -375,6 +375,26 @@ def test_output_held_open_after_exit_does_not_stall_the_connect(rit: Rit, probe:
             os.kill(grandchild, 9)
 
 
+@pytest.mark.parametrize("status,sqlstate,exception", [
+    (1, "99999", "java.sql.SQLNonTransientConnectionException"),
+    (5, "08001", "java.sql.SQLTransientConnectionException"),
+    (3, "28000", "java.sql.SQLInvalidAuthorizationSpecException"),
+])
+def test_exit_status_maps_to_sqlstate_and_the_error_line_is_the_message(
+        rit: Rit, probe: Probe, tmp_path: Path, status: int, sqlstate: str, exception: str) -> None:
+    """Warnings before the error line are dropped; the message is the `error:` line alone."""
+    exe = tmp_path / "failing-token-program"
+    exe.write_text(f"#!/bin/sh\necho 'printed-on-stdout-never-shown'\n"
+                   f"echo ' WARN something the SDK said' >&2\n"
+                   f"echo 'error: the reason, and what to do' >&2\necho >&2\nexit {status}\n")
+    exe.chmod(0o755)
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))
+    r = single_failure(probe.run(url(1), probe.tls(), env))
+    assert r["message"] == "error: the reason, and what to do"
+    assert (r["exception"], r["sqlstate"], r["error_code"]) == (exception, sqlstate, status)
+    assert "printed-on-stdout-never-shown" not in r["trace"]
+
+
 def test_missing_executable_says_how_to_fix_it(rit: Rit, probe: Probe, tmp_path: Path) -> None:
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(tmp_path / "no-such-program"))
     r = single_failure(probe.run(url(1), probe.tls(), env))
