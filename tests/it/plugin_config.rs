@@ -1,6 +1,8 @@
 //! `plugin-config/`: every file is parsed, and every script executed against the stand-in,
 //! with its output read back the way its consumer reads it (Java for JDBC, a brace-aware
-//! parser for ODBC, the real AWS SDK chain for the AWS profiles).
+//! parser and unixODBC's `odbcinst` for ODBC, the real AWS SDK chain for the AWS profiles).
+//! The JDBC wrapper driver itself is tested with the real Redshift JDBC driver in
+//! tests/e2e/test_jdbc_wrapper.py.
 
 use std::collections::BTreeMap;
 use std::io::Write;
