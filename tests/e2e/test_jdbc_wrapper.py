@@ -232,6 +232,26 @@ def test_workgroup_and_profile_are_passed_on(rit: Rit, probe: Probe, start_wire_
     assert conn["token"] == req["token"]
 
 
+TRICKY_TOKEN = "a=b:c#d!e\\f g&h%i+j;k{l}m\"n'o\u00e9\u20ac"
+
+
+def test_a_token_full_of_special_characters_arrives_intact(
+        rit: Rit, probe: Probe, start_wire_server, rit_standin: Path, tmp_path: Path,
+        children: list[Child]) -> None:
+    """The jdbc format's escapes (java.util.Properties) are undone exactly, non-ASCII included."""
+    issuer = Child([str(rit_standin), "--max-seconds", "60", "--token", TRICKY_TOKEN], tmp_path,
+                   "standin-tricky")
+    children.append(issuer)
+    env = dict(jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin)), AWS_ENDPOINT_URL=issuer.first_line())
+    server = start_wire_server(max_connections=1)
+    doc = probe.run(url(server.port), probe.tls(), env)
+    (r,) = doc["results"]
+    assert r["ok"], r
+    (conn,) = server.finish()["connections"]
+    assert conn["token"] == TRICKY_TOKEN
+    assert_no_leak(doc, TRICKY_TOKEN)
+
+
 # -- failures ------------------------------------------------------------------------------------
 
 def expected_stderr_line(rit: Rit, *args: str, env: dict[str, str]) -> str:
