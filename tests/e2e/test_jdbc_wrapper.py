@@ -118,6 +118,14 @@ def assert_no_leak(doc: dict[str, Any], token: str) -> None:
         assert token not in text, f"the token leaked into {name}"
 
 
+def fake_executable(tmp_path: Path, name: str, script: str) -> Path:
+    """A stand-in for redshift-idc-token: a shell script in the test's directory."""
+    exe = tmp_path / name
+    exe.write_text(script)
+    exe.chmod(0o755)
+    return exe
+
+
 def process_alive(pid: int) -> bool:
     """True while `pid` is a live (not zombie) process."""
     try:
@@ -342,9 +350,7 @@ def test_executable_that_hangs_is_killed_with_its_descendants(rit: Rit, probe: P
                                                               tmp_path: Path) -> None:
     """An executable that ignores its --timeout: killed, grandchild too, at the login timeout
     (DriverManager.setLoginTimeout(1)) plus the 2 s margin; SQLTimeoutException, 08001."""
-    exe = tmp_path / "hanging-token-program"
-    exe.write_text(HANGING_EXECUTABLE)
-    exe.chmod(0o755)
+    exe = fake_executable(tmp_path, "hanging-token-program", HANGING_EXECUTABLE)
     pids = tmp_path / "pids"
     pids.mkdir()
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe), PROBE_PIDS=str(pids))
@@ -377,9 +383,7 @@ def test_output_held_open_after_exit_does_not_stall_the_connect(rit: Rit, probe:
     when the child exits, the JDK drains what is buffered and closes the pipes, so the wrapper
     reports at once. (That process was re-parented when the program exited, so it is no longer
     the wrapper's to find; the test removes it.)"""
-    exe = tmp_path / "lingering-token-program"
-    exe.write_text(LINGERING_EXECUTABLE)
-    exe.chmod(0o755)
+    exe = fake_executable(tmp_path, "lingering-token-program", LINGERING_EXECUTABLE)
     pids = tmp_path / "pids"
     pids.mkdir()
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe), PROBE_PIDS=str(pids))
@@ -403,11 +407,10 @@ def test_output_held_open_after_exit_does_not_stall_the_connect(rit: Rit, probe:
 def test_exit_status_maps_to_sqlstate_and_the_error_line_is_the_message(
         rit: Rit, probe: Probe, tmp_path: Path, status: int, sqlstate: str, exception: str) -> None:
     """Warnings before the error line are dropped; the message is the `error:` line alone."""
-    exe = tmp_path / "failing-token-program"
-    exe.write_text(f"#!/bin/sh\necho 'printed-on-stdout-never-shown'\n"
-                   f"echo ' WARN something the SDK said' >&2\n"
-                   f"echo 'error: the reason, and what to do' >&2\necho >&2\nexit {status}\n")
-    exe.chmod(0o755)
+    exe = fake_executable(tmp_path, "failing-token-program",
+                          "#!/bin/sh\necho 'printed-on-stdout-never-shown'\n"
+                          "echo ' WARN something the SDK said' >&2\n"
+                          f"echo 'error: the reason, and what to do' >&2\necho >&2\nexit {status}\n")
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))
     r = single_failure(probe.run(url(1), probe.tls(), env))
     assert r["message"] == "error: the reason, and what to do"
@@ -444,9 +447,7 @@ def test_unsafe_settings_are_refused_before_anything_runs(rit: Rit, probe: Probe
                                                           query: str, props: dict[str, str],
                                                           needle: str) -> None:
     marker = tmp_path / "ran"
-    exe = tmp_path / "must-not-run"
-    exe.write_text(f"#!/bin/sh\ntouch {marker}\n")
-    exe.chmod(0o755)
+    exe = fake_executable(tmp_path, "must-not-run", f"#!/bin/sh\ntouch {marker}\n")
     env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))
     r = single_failure(probe.run(url(1, query=query), props, env))
     assert needle in r["message"]

@@ -64,6 +64,19 @@ fn odbc(sb: &Sandbox, args: &[&str]) -> Output {
     script(sb, "", ODBC_SCRIPT, args)
 }
 
+/// The launchers write through a temporary file in the target's directory: none may remain.
+fn assert_no_temporary_files(dir: &std::path::Path, prefix: &str) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+}
+
 fn ok_stdout(out: &Output) -> String {
     assert_success(out);
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(out));
@@ -113,19 +126,7 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     assert_eq!(last_token(&s), TRICKY_JDBC);
     let ini = std::fs::read_to_string(&target).unwrap();
     assert_eq!(mode(&target) & 0o777, 0o600);
-    let leftovers: Vec<_> = std::fs::read_dir(sb.home())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".redshift-idc-jdbc")
-        })
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "no temporary file left: {leftovers:?}"
-    );
+    assert_no_temporary_files(sb.home(), ".redshift-idc-jdbc");
     let got = java(
         &[
             "ini",
@@ -452,20 +453,18 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
     let target = sb.home().join("redshift-idc.odbc.ini");
     let target_s = target.to_str().unwrap();
     std::fs::write(&target, "old contents\n").unwrap();
-    let out = odbc(
-        &sb,
-        &[
-            "--odbc-ini",
-            target_s,
-            "--dsn",
-            "Redshift-IdC",
-            "--host",
-            HOST,
-            "--database",
-            "sales",
-            "--no-cache",
-        ],
-    );
+    let args = [
+        "--odbc-ini",
+        target_s,
+        "--dsn",
+        "Redshift-IdC",
+        "--host",
+        HOST,
+        "--database",
+        "sales",
+        "--no-cache",
+    ];
+    let out = odbc(&sb, &args);
     assert_eq!(
         ok_stdout(&out),
         "",
@@ -473,19 +472,7 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
     );
     assert_eq!(mode(&target) & 0o777, 0o600);
     assert_eq!(last_token(&s), TRICKY_ODBC);
-    let leftovers: Vec<_> = std::fs::read_dir(sb.home())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".redshift-idc-odbc")
-        })
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "no temporary file left: {leftovers:?}"
-    );
+    assert_no_temporary_files(sb.home(), ".redshift-idc-odbc");
 
     let sysini = sb.home().join("odbcsys");
     std::fs::create_dir(&sysini).unwrap();
@@ -522,20 +509,7 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
         "AccessDeniedException",
         "User is not authorized",
     ));
-    let out = odbc(
-        &sb,
-        &[
-            "--odbc-ini",
-            target_s,
-            "--dsn",
-            "Redshift-IdC",
-            "--host",
-            HOST,
-            "--database",
-            "sales",
-            "--no-cache",
-        ],
-    );
+    let out = odbc(&sb, &args);
     assert_failure(&out, 4, &["AccessDeniedException"]);
     assert_eq!(std::fs::read(&target).unwrap(), before);
     let out = odbc(
