@@ -13,9 +13,10 @@
 //! - a panic is caught and exits with status 101, as Rust's `main` would;
 //! - stdout is flushed, then the process ends with `_exit`.
 
-#![cfg_attr(all(target_os = "linux", target_env = "gnu"), no_main)]
+// Not under `cargo test`: the test harness brings its own `main`.
+#![cfg_attr(all(target_os = "linux", target_env = "gnu", not(test)), no_main)]
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[cfg(all(target_os = "linux", target_env = "gnu", not(test)))]
 #[unsafe(no_mangle)]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
     use std::io::Write;
@@ -40,7 +41,7 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
     unsafe { libc::_exit(libc::c_int::from(code)) }
 }
 
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+#[cfg(any(not(all(target_os = "linux", target_env = "gnu")), test))]
 fn main() -> std::process::ExitCode {
     std::process::ExitCode::from(redshift_idc_token::app::main())
 }
