@@ -34,7 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 WIRE_SERVER = E2E_DIR / "redshift_wire_server.py"
 SCHEMA_PATH = REPO_ROOT / "plugin-config" / "schema" / "token-output.v1.schema.json"
-HELPER_DIR = REPO_ROOT / "plugin-config" / "python"
+# The source of the redshift_idc_token package (the unit tests import it from here; the wheel
+# suite in wheel/ uses the installed wheel instead).
+PACKAGE_SRC = REPO_ROOT / "plugin-config" / "python" / "src"
 
 ACCESS_KEY_ID = "AKIDE2ETEST"
 SECRET_ACCESS_KEY = "e2e-secret-access-key-not-real"

@@ -98,7 +98,11 @@ class IdpTokenAuthPlugin(CommonCredentialsProvider):
             issued = get_token(**target_arguments(info), executable=info.login_url or None,
                                timeout=float(info.idp_response_timeout))
         except TokenError as exc:
-            raise InterfaceError(str(exc)) from exc
+            message = str(exc)
+            if exc.exit_status == 2:  # usage: its wording names its own flags; name ours too
+                message += (" [connect arguments: host=, or cluster_identifier= or "
+                            "serverless_work_group= with region=]")
+            raise InterfaceError(message) from exc
         info.put("token_type", issued.token_type)
         _logger.debug("token from %s, type %s, expires %s", issued.source, issued.token_type,
                       issued.expiration)
