@@ -14,7 +14,8 @@ the server side of exactly the exchange the driver performs for IAM Identity Cen
      itself), then the UTF-8 token. redshift_connector sends the token with no trailing NUL,
      the JDBC driver with one; both are accepted, and the token is recorded without it.
   5. Either AuthenticationOk, ParameterStatus x N, BackendKeyData, ReadyForQuery, and then
-     queries (`select <integer>` and `select pg_backend_pid()` answered with one int4 column;
+     queries (`select <integer>` and `select pg_backend_pid()` answered with one int4 column,
+     the few text queries SQLAlchemy's dialect sends on connect with one text column;
      BEGIN/COMMIT/ROLLBACK/SET
      acknowledged) over the extended protocol (Parse/Bind/Describe/Execute/Sync) or the simple
      Query message; or, when --expect-token-file is given and the token differs, an

@@ -109,6 +109,26 @@ def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> N
     assert conn["queries"] == ["select 1", "drop table users"]
 
 
+def test_sqlalchemy_dialect_queries_get_one_text_column(start_wire_server, pki) -> None:
+    server = start_wire_server(expect_token=TOKEN)
+    c = RawClient(server.port, pki.ca_cert)
+    c.start_tls()
+    c.startup(**idc_params())
+    assert c.read() == (b"R", struct.pack("!i", 14))
+    c.send(b"i", TOKEN.encode())
+    c.read_until(b"Z")
+
+    c.send(b"Q", b"SELECT  current_schema()\0")
+    msgs = c.read_until(b"Z")
+    assert [m[0] for m in msgs] == [b"T", b"D", b"C", b"Z"]
+    (oid,) = struct.unpack_from("!i", msgs[0][1], 2 + len(b"current_schema\0") + 6)
+    assert oid == 25  # text
+    assert msgs[1][1] == struct.pack("!hi", 1, 6) + b"public"
+    c.send(b"X", b"")
+    c.close()
+    assert server.finish()["connections"][0]["queries"] == ["SELECT  current_schema()"]
+
+
 def test_plain_text_connection_is_refused(start_wire_server) -> None:
     server = start_wire_server()
     c = RawClient(server.port, None)
