@@ -112,6 +112,28 @@ class Child:
                 self.proc.wait(5)
 
 
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (dead, not yet reaped by its parent) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def wait_until_gone(pids: list[int], timeout: float = 5) -> bool:
+    """Waits up to `timeout` seconds for every process in `pids` to be gone; True if they are."""
+    deadline = time.monotonic() + timeout
+    while any(process_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
 @pytest.fixture
 def children() -> Iterator[list[Child]]:
     """Every Child a test starts is appended here and stopped when the test ends."""

@@ -23,7 +23,7 @@ import pytest
 from redshift_connector.error import InterfaceError
 from redshift_connector.redshift_property import RedshiftProperty
 
-from conftest import PACKAGE_SRC
+from conftest import PACKAGE_SRC, wait_until_gone
 
 FAKE_TOKEN = "fake-token-\u00e9-not-in-argv"
 GOOD_OUTPUT = json.dumps({"version": 1, "token": FAKE_TOKEN, "token_type": "SUBJECT_TOKEN",
@@ -139,15 +139,6 @@ def test_missing_and_unrunnable_executables(pkg: Any, tmp_path: Path) -> None:
         pkg.get_token(cluster_id="c", executable=str(exe))
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return stat.exists() and stat.read_text().split(") ", 1)[1][0] != "Z"
-
-
 def test_timeout_kills_the_executable_and_its_children(pkg: Any, tmp_path: Path) -> None:
     pids = tmp_path / "pids"
     exe = fake_executable(tmp_path, f"sleep 300 & echo $! >> '{pids}'; echo $$ >> '{pids}'\n"
@@ -160,10 +151,7 @@ def test_timeout_kills_the_executable_and_its_children(pkg: Any, tmp_path: Path)
                                   "its last words: waiting for the browser sign-in")
     assert excinfo.value.exit_status is None
     recorded = [int(p) for p in pids.read_text().split()]
-    deadline = time.monotonic() + 5
-    while any(_alive(p) for p in recorded) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(recorded) == 2 and not any(_alive(p) for p in recorded)
+    assert len(recorded) == 2 and wait_until_gone(recorded), "a process outlived the timeout"
 
 
 def test_warnings_of_a_success_are_logged_without_the_token(

@@ -34,7 +34,7 @@ import sqlalchemy as sa
 
 import redshift_idc_token
 from conftest import (ACCESS_KEY_ID, CLUSTER_ID, PROCESS_TIMEOUT, REGION, REPO_ROOT, AwsStandin,
-                      WireServer)
+                      WireServer, wait_until_gone)
 
 PROVIDER = "redshift_idc_token.IdpTokenAuthPlugin"
 DRIVER_TIMEOUT = 15
@@ -278,20 +278,5 @@ def test_a_hanging_executable_is_killed_at_the_timeout(
                                   "its last words: waiting for the browser sign-in")
     assert 2 <= elapsed < 10
     recorded = [int(p) for p in pids.read_text().split()]
-    assert len(recorded) == 2
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and any(_alive(p) for p in recorded):
-        time.sleep(0.05)
-    assert not any(_alive(p) for p in recorded), "the executable or its child outlived the timeout"
+    assert len(recorded) == 2 and wait_until_gone(recorded), "the executable or its child outlived the timeout"
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie is dead but not yet reaped by its parent (init, for the orphaned grandchild).
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
