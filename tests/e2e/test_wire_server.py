@@ -73,14 +73,20 @@ def idc_params(**extra: str) -> dict[str, str]:
                 idp_type="AwsIdc", token_type="SUBJECT_TOKEN", **extra)
 
 
-def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> None:
-    server = start_wire_server(expect_token=TOKEN)
+def signed_in(server, pki, token: bytes) -> tuple[RawClient, list[tuple[bytes, bytes]]]:
+    """A client past TLS, the startup message, request 14 and the 'i' message with `token`;
+    returns it with the server's answer up to ReadyForQuery."""
     c = RawClient(server.port, pki.ca_cert)
     c.start_tls()
     c.startup(**idc_params())
     assert c.read() == (b"R", struct.pack("!i", 14))
-    c.send(b"i", TOKEN.encode() + b"\0")
-    msgs = c.read_until(b"Z")
+    c.send(b"i", token)
+    return c, c.read_until(b"Z")
+
+
+def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> None:
+    server = start_wire_server(expect_token=TOKEN)
+    c, msgs = signed_in(server, pki, TOKEN.encode() + b"\0")
     codes = [m[0] for m in msgs]
     assert codes[0] == b"R" and msgs[0][1] == struct.pack("!i", 0)
     status = dict(m[1][:-1].split(b"\0", 1) for m in msgs if m[0] == b"S")
@@ -111,12 +117,7 @@ def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> N
 
 def test_sqlalchemy_dialect_queries_get_one_text_column(start_wire_server, pki) -> None:
     server = start_wire_server(expect_token=TOKEN)
-    c = RawClient(server.port, pki.ca_cert)
-    c.start_tls()
-    c.startup(**idc_params())
-    assert c.read() == (b"R", struct.pack("!i", 14))
-    c.send(b"i", TOKEN.encode())
-    c.read_until(b"Z")
+    c, _ = signed_in(server, pki, TOKEN.encode())
 
     c.send(b"Q", b"SELECT  current_schema()\0")
     msgs = c.read_until(b"Z")
