@@ -461,36 +461,21 @@ impl IdcStandIn {
             .shared
             .person(person)
             .unwrap_or_else(|| panic!("no test person {person:?}"));
-        let now = unix_now();
-        let claims = serde_json::json!({
-            "iss": issuer,
-            "aud": audience,
-            "sub": format!("idp|{}", p.name),
-            "email": p.email,
-            "iat": now,
-            "exp": now + ttl.as_secs() as i64,
-            "jti": format!("{:016x}", random_u64()),
-        });
-        let jwt = jwt::sign(&claims, &self.shared.key, "issuer-key-1");
-        lock(&self.shared.state).secrets.push(jwt.clone());
-        jwt
+        self.shared
+            .mint(p, issuer, audience, unix_now(), ttl.as_secs() as i64)
     }
 
-    /// Like [`IdcStandIn::jwt_for`] but already expired.
+    /// Like [`IdcStandIn::jwt_for`] but expired an hour ago.
     pub fn expired_jwt_for(&self, person: &str) -> String {
         let p = self.shared.person(person).expect("test person");
-        let now = unix_now();
-        let claims = serde_json::json!({
-            "iss": self.shared.cfg.trusted_issuer,
-            "aud": self.shared.cfg.audience,
-            "sub": format!("idp|{}", p.name),
-            "email": p.email,
-            "iat": now - 7200,
-            "exp": now - 3600,
-        });
-        let jwt = jwt::sign(&claims, &self.shared.key, "issuer-key-1");
-        lock(&self.shared.state).secrets.push(jwt.clone());
-        jwt
+        let cfg = &self.shared.cfg;
+        self.shared.mint(
+            p,
+            &cfg.trusted_issuer,
+            &cfg.audience,
+            unix_now() - 7200,
+            3600,
+        )
     }
 
     /// Makes every refresh token issued so far expired (the session ended).
@@ -659,6 +644,34 @@ impl IdcShared {
     fn person_by_email(&self, email: &str) -> Option<&Person> {
         self.cfg.persons.iter().find(|p| p.email == email)
     }
+
+    /// A trusted-issuer JWT for `p`, valid for `ttl_secs` from now.
+    fn mint_jwt(&self, p: &Person, ttl_secs: i64) -> String {
+        self.mint(
+            p,
+            &self.cfg.trusted_issuer,
+            &self.cfg.audience,
+            unix_now(),
+            ttl_secs,
+        )
+    }
+
+    /// A JWT naming `p` by email, issued at `iat`, expiring `ttl_secs` later; remembered as a
+    /// secret.
+    fn mint(&self, p: &Person, issuer: &str, audience: &str, iat: i64, ttl_secs: i64) -> String {
+        let claims = serde_json::json!({
+            "iss": issuer,
+            "aud": audience,
+            "sub": format!("idp|{}", p.name),
+            "email": p.email,
+            "iat": iat,
+            "exp": iat + ttl_secs,
+            "jti": format!("{:016x}", random_u64()),
+        });
+        let jwt = jwt::sign(&claims, &self.key, "issuer-key-1");
+        lock(&self.state).secrets.push(jwt.clone());
+        jwt
+    }
 }
 
 /// Everything issued so far, so later requests can be checked against it.
@@ -781,6 +794,8 @@ pub(crate) enum Answer {
     },
     /// 200 `text/xml`.
     Xml(String),
+    /// 200 `text/plain` (control endpoints).
+    Text(String),
     /// An STS error.
     StsError {
         code: String,
@@ -814,7 +829,7 @@ impl Answer {
     /// The `reply` and `detail` recorded for it.
     fn describe(&self) -> (String, Option<String>) {
         match self {
-            Answer::Json(_) | Answer::Xml(_) => ("ok".into(), None),
+            Answer::Json(_) | Answer::Xml(_) | Answer::Text(_) => ("ok".into(), None),
             Answer::OidcError { code, description } => {
                 (format!("error:{code}"), Some(description.clone()))
             }
@@ -847,6 +862,7 @@ impl Answer {
                     )
                 }
                 Answer::Xml(body) => (200, "text/xml", body, None),
+                Answer::Text(body) => (200, "text/plain; charset=utf-8", body, None),
                 Answer::StsError { code, message } => {
                     let status = sts_error_status(&code);
                     let kind = if status >= 500 { "Receiver" } else { "Sender" };
@@ -1012,9 +1028,15 @@ async fn handle(State(shared): State<Arc<IdcShared>>, req: Request) -> Response 
         return bare(503);
     }
     let (parts, body) = req.into_parts();
-    if parts.method == "GET" && parts.uri.path() == "/standin/counts" {
-        let counts = counts_json(&lock(&shared.records));
-        return Answer::Json(counts).into_response(&request_id()).await;
+    if parts.uri.path().starts_with("/standin/") {
+        return control(
+            &shared,
+            parts.method.as_str(),
+            parts.uri.path(),
+            parts.uri.query(),
+        )
+        .into_response(&request_id())
+        .await;
     }
     let body = axum::body::to_bytes(body, MAX_REQUEST_BODY)
         .await
@@ -1063,6 +1085,44 @@ async fn handle(State(shared): State<Arc<IdcShared>>, req: Request) -> Response 
         tokio::time::sleep(delay).await;
     }
     answer.into_response(&request_id).await
+}
+
+/// The stand-in's own control endpoints, for programs that cannot hold the handle (the
+/// example's users: the demo, the benchmarks, the Python tests). Not recorded.
+/// - `GET /standin/counts`: [`IdcStandIn::counts`].
+/// - `GET /standin/jwt?person=alice&ttl=300`: a JWT of the trusted issuer (text/plain).
+/// - `POST /standin/browser-person?name=bob`: who the next browser sign-in signs in.
+fn control(shared: &IdcShared, method: &str, path: &str, query: Option<&str>) -> Answer {
+    let q: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    match (method, path) {
+        ("GET", "/standin/counts") => Answer::Json(counts_json(&lock(&shared.records))),
+        ("GET", "/standin/jwt") => {
+            let person = get("person").unwrap_or_else(|| "alice".into());
+            let ttl = get("ttl").and_then(|t| t.parse().ok()).unwrap_or(300);
+            match shared.person(&person) {
+                Some(p) => Answer::Text(shared.mint_jwt(p, ttl)),
+                None => Answer::Html {
+                    status: 404,
+                    body: page("No such person", &person),
+                },
+            }
+        }
+        ("POST", "/standin/browser-person") => {
+            let name = get("name").unwrap_or_default();
+            if shared.person(&name).is_none() {
+                return Answer::Html {
+                    status: 404,
+                    body: page("No such person", &name),
+                };
+            }
+            *lock(&shared.browser_person) = name.clone();
+            Answer::Text(name)
+        }
+        _ => Answer::Status(404),
+    }
 }
 
 /// Validates and answers; a malformed request gets its protocol error, a well-formed one the
