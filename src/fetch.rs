@@ -113,6 +113,14 @@ impl ProbeCredentials for AwsFetcher {
 }
 
 impl AwsFetcher {
+    /// A fetcher that calls with `credentials` (the signed-in session's role credentials)
+    /// instead of the credential chain's.
+    pub fn with_credentials(credentials: Credentials) -> Self {
+        AwsFetcher {
+            resolved: std::sync::Mutex::new(Some(credentials)),
+        }
+    }
+
     /// The credentials resolved earlier in this run, or the chain's answer now.
     ///
     /// Resolving them ourselves, before the call, gives "none found", "expired" and "the
@@ -186,7 +194,7 @@ impl Fetch for AwsFetcher {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -377,7 +385,7 @@ pub fn is_complete_reply(body: &[u8]) -> bool {
     }
 }
 
-fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
+pub(crate) fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
     let detail = one_line(&DisplayErrorContext(&e).to_string());
     debug!(%detail, "credential provider failed");
     match e {

@@ -35,6 +35,9 @@ pub struct Context<'a> {
     pub clock: &'a dyn Fn() -> SystemTime,
     /// When the run started; `--timeout` counts from here.
     pub start: Instant,
+    /// The signed-in identity (`signin::Session::identity`) whose role credentials the
+    /// fetcher uses, if sign-in is configured: part of the cache key.
+    pub signed_in: Option<&'a str>,
 }
 
 /// Gets a token for `req`: from the cache when allowed and fresh, else from `ctx.fetcher`.
@@ -71,12 +74,16 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         }
         (_, Some(c)) => c,
     };
+    let identity = match ctx.signed_in {
+        Some(person) => Fingerprint::of(ctx.env).with_signed_in(person),
+        None => Fingerprint::of(ctx.env),
+    };
     let key = CacheKey::new(
         &req.targets,
         &region,
         req.endpoint.as_ref().map(|e| e.value.as_str()),
         req.profile_name(),
-        &Fingerprint::of(ctx.env),
+        &identity,
     );
 
     if req.cache == CacheMode::Use
@@ -257,6 +264,7 @@ mod tests {
                 fetcher: f,
                 clock: &clock,
                 start: Instant::now(),
+                signed_in: None,
             },
         )
     }
