@@ -141,6 +141,10 @@ impl AwsIdentityCenter {
 }
 
 impl IdentityCenter for AwsIdentityCenter {
+    fn prepare(&self, deadline: Instant) -> Result<(), Error> {
+        self.call("resolving the bootstrap credentials", deadline, async |_| Ok(()))
+    }
+
     fn create_token_with_iam(
         &self,
         grant: Grant<'_>,
