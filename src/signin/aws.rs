@@ -142,7 +142,11 @@ impl AwsIdentityCenter {
 
 impl IdentityCenter for AwsIdentityCenter {
     fn prepare(&self, deadline: Instant) -> Result<(), Error> {
-        self.call("resolving the bootstrap credentials", deadline, async |_| Ok(()))
+        self.call(
+            "resolving the bootstrap credentials",
+            deadline,
+            async |_| Ok(()),
+        )
     }
 
     fn create_token_with_iam(
