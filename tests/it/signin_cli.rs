@@ -128,6 +128,84 @@ fn login_logout_and_the_listing() {
 }
 
 #[test]
+fn doctor_says_who_is_signed_in_and_calls_with_their_session() {
+    let (rs, idc, mut sb) = jwt_world("alice");
+    sb.set("REDSHIFT_IDC_TOKEN_SIGNIN", "browser");
+    let v: serde_json::Value =
+        serde_json::from_slice(&sb.run(&["doctor", "--json", "--cluster-id", "c1"]).stdout)
+            .unwrap();
+    let step = |v: &serde_json::Value, id: &str| {
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == id)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(step(&v, "sign-in")["status"], "warn", "{v}");
+    assert_eq!(step(&v, "call")["status"], "skipped");
+    assert_eq!(
+        rs.request_count(),
+        0,
+        "doctor never signs in or calls without a session"
+    );
+    sb.unset("REDSHIFT_IDC_TOKEN_SIGNIN");
+    assert_success(&sb.run(&["login"]));
+    let out = sb.run(&["doctor", "-vv", "--json", "--cluster-id", "c1"]);
+    assert_success(&out);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let signin = step(&v, "sign-in");
+    assert_eq!(signin["status"], "ok", "{v}");
+    assert!(
+        signin["summary"]
+            .as_str()
+            .unwrap()
+            .starts_with("signed in as ")
+    );
+    assert_eq!(signin["details"]["refresh_token"], true);
+    assert_eq!(step(&v, "call")["status"], "ok");
+    let last = rs.requests().last().unwrap().clone();
+    assert!(last.access_key_id.unwrap().starts_with("ASIAALICE"));
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    for secret in idc.issued_secrets() {
+        assert!(
+            !text.contains(&secret),
+            "a sign-in secret in doctor's output"
+        );
+    }
+}
+
+#[test]
+fn no_sign_in_secret_at_vv_in_any_command() {
+    let (_rs, idc, sb) = jwt_world("alice");
+    let jwt = std::fs::read_to_string(sb.home().join("jwt")).unwrap();
+    let mut seen = String::new();
+    for args in [
+        &["-vv", "login"][..],
+        &["-vv", "--cluster-id", "c1"],
+        &["-vv", "--cluster-id", "c1", "--force-refresh"],
+        &["-vv", "cache", "list"],
+        &["-vv", "cache", "list", "--json"],
+        &["-vv", "logout"],
+    ] {
+        let out = sb.run(args);
+        assert_success(&out);
+        seen.push_str(&stderr(&out));
+        if args[1] == "cache" || args[1] == "logout" || args[1] == "login" {
+            seen.push_str(&stdout(&out));
+        }
+    }
+    let mut secrets = idc.issued_secrets();
+    secrets.push(jwt.trim().to_owned());
+    assert!(secrets.len() > 3, "{secrets:?}");
+    for secret in secrets {
+        assert!(!seen.contains(&secret), "a secret at -vv: {secret:.12}...");
+    }
+    assert_no_secrets(&seen, None);
+}
+
+#[test]
 fn configuration_errors_are_usage_errors_without_a_call() {
     let (rs, idc, sb) = jwt_world("alice");
     let out = sb.run(&with(C1, &["--role-arn", "arn:aws:iam::123:role/x"]));
