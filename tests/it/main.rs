@@ -21,5 +21,6 @@ mod faults;
 mod fuzz_corpus;
 mod plugin_config;
 mod secrets;
+mod signin;
 mod token_cmd;
 mod torture;
