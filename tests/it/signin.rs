@@ -45,6 +45,18 @@ impl SignIn {
         SignIn::with(IdcConfig::default(), "")
     }
 
+    /// Role credentials that last 2 minutes, inside the refresh buffer: stale at once, so
+    /// every run after the sign-in renews them.
+    fn with_stale_role_credentials() -> SignIn {
+        SignIn::with(
+            IdcConfig {
+                max_role_ttl: Duration::from_secs(120),
+                ..IdcConfig::default()
+            },
+            "",
+        )
+    }
+
     /// `extra` lines go into the default profile after the sign-in keys.
     fn with(cfg: IdcConfig, extra: &str) -> SignIn {
         let redshift = StandIn::start();
@@ -347,14 +359,7 @@ fn an_untrusted_jwt_or_a_role_without_set_context_is_a_clear_refusal() {
 
 #[test]
 fn stale_role_credentials_are_renewed_with_the_refresh_token_and_no_browser() {
-    // Role credentials that are stale at once (2 minutes, inside the refresh buffer).
-    let s = SignIn::with(
-        IdcConfig {
-            max_role_ttl: Duration::from_secs(120),
-            ..IdcConfig::default()
-        },
-        "",
-    );
+    let s = SignIn::with_stale_role_credentials();
     assert_success(&s.run(&["login"]));
     assert_eq!(s.idc.sign_ins(), 1);
     let creds = one_document(&s.run(&["credentials", "--no-browser"]));
@@ -390,13 +395,7 @@ fn stale_role_credentials_are_renewed_with_the_refresh_token_and_no_browser() {
 
 #[test]
 fn an_expired_refresh_token_means_sign_in_again() {
-    let s = SignIn::with(
-        IdcConfig {
-            max_role_ttl: Duration::from_secs(120),
-            ..IdcConfig::default()
-        },
-        "",
-    );
+    let s = SignIn::with_stale_role_credentials();
     assert_success(&s.run(&["login"]));
     s.idc.expire_refresh_tokens();
     let out = s.run(&["credentials", "--no-browser"]);
@@ -508,14 +507,7 @@ fn a_sign_in_that_never_completes_times_out_with_exit_6() {
 
 #[test]
 fn no_secret_on_stderr_at_vv_in_argv_or_in_cache_list() {
-    // Role credentials stale at once, so that every later run renews them.
-    let mut s = SignIn::with(
-        IdcConfig {
-            max_role_ttl: Duration::from_secs(120),
-            ..IdcConfig::default()
-        },
-        "",
-    );
+    let mut s = SignIn::with_stale_role_credentials();
     let mut transcript = String::new();
 
     // A browser sign-in held open on the sign-in page while every process's argv is read.
