@@ -21,6 +21,7 @@ mod faults;
 mod fuzz_corpus;
 mod plugin_config;
 mod secrets;
+mod signin;
 mod signin_cli;
 mod token_cmd;
 mod torture;

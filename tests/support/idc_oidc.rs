@@ -283,25 +283,9 @@ pub(crate) fn create_token(ctx: &mut Ctx<'_>) -> Checked {
         }
         GRANT_REFRESH_TOKEN => {
             let refresh = required!(&b, "refreshToken");
-            Checked::Valid(Box::new(move |ctx: &mut Ctx<'_>| {
-                let mut state = super::lock(&ctx.shared.state);
-                match take_refresh(ctx, &mut state, &client_id, &refresh) {
-                    Err(answer) => answer,
-                    Ok(session) => {
-                        ctx.rec.person = Some(session.person.clone());
-                        let tokens = issue(
-                            ctx,
-                            &mut state,
-                            &session.person,
-                            &client_id,
-                            session.scopes,
-                            true,
-                        );
-                        let tokens = keep_refresh(ctx, &mut state, tokens, &refresh);
-                        Answer::Json(tokens.create_token_reply())
-                    }
-                }
-            }))
+            refresh_grant(refresh, client_id, |tokens, _, _, _| {
+                tokens.create_token_reply()
+            })
         }
         GRANT_DEVICE_CODE => Checked::Ready(Answer::oidc_error(
             "UnsupportedGrantTypeException",
@@ -402,30 +386,9 @@ pub(crate) fn create_token_with_iam(ctx: &mut Ctx<'_>) -> Checked {
         }
         GRANT_REFRESH_TOKEN => {
             let refresh = required!(&b, "refreshToken");
-            Checked::Valid(Box::new(move |ctx: &mut Ctx<'_>| {
-                let mut state = super::lock(&ctx.shared.state);
-                match take_refresh(ctx, &mut state, &client_id, &refresh) {
-                    Err(answer) => answer,
-                    Ok(session) => {
-                        ctx.rec.person = Some(session.person.clone());
-                        let person = ctx
-                            .shared
-                            .person(&session.person)
-                            .cloned()
-                            .expect("known person");
-                        let tokens = issue(
-                            ctx,
-                            &mut state,
-                            &person.name,
-                            &client_id,
-                            session.scopes,
-                            true,
-                        );
-                        let tokens = keep_refresh(ctx, &mut state, tokens, &refresh);
-                        Answer::Json(tokens.iam_reply(ctx, &mut state, &person, None))
-                    }
-                }
-            }))
+            refresh_grant(refresh, client_id, |tokens, ctx, state, person| {
+                tokens.iam_reply(ctx, state, person, None)
+            })
         }
         GRANT_TOKEN_EXCHANGE => {
             let subject = required!(&b, "subjectToken");
@@ -477,6 +440,38 @@ pub(crate) fn create_token_with_iam(ctx: &mut Ctx<'_>) -> Checked {
             format!("Unsupported grant type: {other}"),
         )),
     }
+}
+
+/// Renders a token call's reply from what it issued.
+type Reply = fn(&Issued, &Ctx<'_>, &mut Grants, &Person) -> serde_json::Value;
+
+/// The `refresh_token` grant of either token call: a live refresh token of this client buys new
+/// tokens (and, with rotation, a new refresh token); `reply` renders them in the call's shape.
+fn refresh_grant(refresh: String, client_id: String, reply: Reply) -> Checked {
+    Checked::Valid(Box::new(move |ctx: &mut Ctx<'_>| {
+        let mut state = super::lock(&ctx.shared.state);
+        match take_refresh(ctx, &mut state, &client_id, &refresh) {
+            Err(answer) => answer,
+            Ok(session) => {
+                ctx.rec.person = Some(session.person.clone());
+                let person = ctx
+                    .shared
+                    .person(&session.person)
+                    .cloned()
+                    .expect("known person");
+                let tokens = issue(
+                    ctx,
+                    &mut state,
+                    &person.name,
+                    &client_id,
+                    session.scopes,
+                    true,
+                );
+                let tokens = keep_refresh(ctx, &mut state, tokens, &refresh);
+                Answer::Json(reply(&tokens, ctx, &mut state, &person))
+            }
+        }
+    }))
 }
 
 /// The person a trusted token issuer's JWT names, or why the application refuses it.

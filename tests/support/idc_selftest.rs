@@ -248,6 +248,16 @@ fn browse(s: &IdcStandIn, path: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An authorization code for the application, from a browser sign-in with `state`.
+fn app_code(s: &IdcStandIn, state: &str, challenge: &str) -> String {
+    let q = browse(
+        s,
+        &authorize_path(DEFAULT_APPLICATION_ARN, REDIRECT, state, challenge),
+    );
+    assert_eq!(param(&q, "state"), Some(state));
+    param(&q, "code").expect("code").to_owned()
+}
+
 fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
@@ -606,11 +616,7 @@ async fn sdk_authorization_code_with_pkce_state_and_single_use_codes() {
         "Invalid authorization code",
     );
 
-    let q = browse(
-        &s,
-        &authorize_path(DEFAULT_APPLICATION_ARN, REDIRECT, "s2", &challenge),
-    );
-    let code = param(&q, "code").unwrap().to_owned();
+    let code = app_code(&s, "s2", &challenge);
     assert_oidc_error(
         exchange(
             code,
@@ -623,11 +629,7 @@ async fn sdk_authorization_code_with_pkce_state_and_single_use_codes() {
         "redirectUri",
     );
 
-    let q = browse(
-        &s,
-        &authorize_path(DEFAULT_APPLICATION_ARN, REDIRECT, "s3", &challenge),
-    );
-    let code = param(&q, "code").unwrap().to_owned();
+    let code = app_code(&s, "s3", &challenge);
     let out = exchange(code.clone(), verifier.clone(), REDIRECT)
         .await
         .expect("code grant");
@@ -1023,11 +1025,7 @@ fn counts_endpoint_log_file_and_limits() {
         ..IdcConfig::default()
     });
     let (_, challenge) = pkce("l");
-    let q = browse(
-        &s,
-        &authorize_path(DEFAULT_APPLICATION_ARN, REDIRECT, "s", &challenge),
-    );
-    let code = param(&q, "code").unwrap().to_owned();
+    let code = app_code(&s, "s", &challenge);
     let (status, _, body) = http(&s.url(), "GET", "/standin/counts", None);
     assert_eq!(status, 200);
     let counts: serde_json::Value = serde_json::from_str(&body).unwrap();
