@@ -241,3 +241,104 @@ fn no_browser_without_a_session_says_to_log_in() {
     );
     assert_eq!(idc.requests().len(), 0);
 }
+
+/// Every modeled error of CreateTokenWithIAM and AssumeRole, answered in the services' own
+/// formats by the stand-in: its exit status and a message in fix terms quoting sso-oidc's
+/// `error_description` (its `message` is empty) or STS's `Message`.
+#[test]
+fn every_modeled_error_has_its_exit_status_and_a_fix() {
+    use crate::idc_standin::Fault;
+    let oidc: &[(&str, i32, &str)] = &[
+        (
+            "InvalidGrantException",
+            4,
+            "does not accept this JWT: add its issuer as a trusted token issuer",
+        ),
+        (
+            "AccessDeniedException",
+            4,
+            "may not call sso-oauth:CreateTokenWithIAM",
+        ),
+        (
+            "InvalidClientException",
+            4,
+            "is not a customer managed application",
+        ),
+        (
+            "UnauthorizedClientException",
+            4,
+            "has no urn:ietf:params:oauth:grant-type:jwt-bearer grant",
+        ),
+        (
+            "UnsupportedGrantTypeException",
+            4,
+            "has no urn:ietf:params:oauth:grant-type:jwt-bearer grant",
+        ),
+        (
+            "InvalidScopeException",
+            4,
+            "scopes are not assigned to the application",
+        ),
+        (
+            "InvalidRequestRegionException",
+            4,
+            "in another region than us-east-1",
+        ),
+        (
+            "InvalidRequestException",
+            4,
+            "sso-oidc rejected the sign-in request",
+        ),
+        (
+            "ExpiredTokenException",
+            4,
+            "sso-oidc rejected the sign-in request",
+        ),
+        (
+            "AuthorizationPendingException",
+            6,
+            "the sign-in was not completed",
+        ),
+        ("SlowDownException", 5, "throttling"),
+        ("InternalServerException", 5, "a failure on the AWS side"),
+    ];
+    let sts: &[(&str, i32, &str)] = &[
+        (
+            "AccessDenied",
+            4,
+            "must allow sts:AssumeRole and sts:SetContext",
+        ),
+        (
+            "RegionDisabledException",
+            4,
+            "STS is not activated in us-east-1",
+        ),
+        ("MalformedPolicyDocument", 4, "STS refused the session"),
+        ("PackedPolicyTooLarge", 4, "STS refused the session"),
+        ("ValidationError", 4, "STS refused the session"),
+        ("ExpiredToken", 3, "invalid or expired"),
+        ("InvalidClientTokenId", 3, "invalid or expired"),
+    ];
+    for (op, cases) in [(Op::CreateTokenWithIam, oidc), (Op::AssumeRole, sts)] {
+        for &(code, status, fix) in cases {
+            let (rs, idc, sb) = jwt_world("alice");
+            let description = format!("described-{code}");
+            // Enough for every retry of the transient ones.
+            for _ in 0..4 {
+                idc.push(op, Fault::error(code, &description));
+            }
+            let out = sb.run(C1);
+            let line = assert_failure(&out, status, &[code, fix]);
+            assert!(
+                line.contains(&description),
+                "{code}: the service's text is quoted: {line}"
+            );
+            assert_eq!(rs.request_count(), 0, "{code}: no token call");
+            // Nothing was cached: without faults the next run signs in.
+            while idc.pending_faults() > 0 {
+                let _ = sb.run(C1);
+            }
+            assert_success(&sb.run(C1));
+        }
+    }
+}
