@@ -113,54 +113,53 @@ pub struct TokenArgs {
 /// The built-in sign-in (identity-enhanced role credentials), overriding the profile's
 /// `redshift_idc_*` keys and the `REDSHIFT_IDC_TOKEN_*` variables.
 #[derive(Debug, Args, Clone, Default)]
-#[command(next_help_heading = "Sign-in")]
 pub struct SigninArgs {
     /// ARN of the Identity Center customer managed application (clientId).
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, help_heading = "Sign-in", value_name = "ARN")]
     pub application_arn: Option<String>,
 
     /// ARN of the IAM role to assume with the person's identity context.
-    #[arg(long, value_name = "ARN")]
+    #[arg(long, help_heading = "Sign-in", value_name = "ARN")]
     pub role_arn: Option<String>,
 
     /// How the person is identified [default: jwt if a JWT source is set, else browser].
-    #[arg(long, value_enum, value_name = "KIND")]
+    #[arg(long, help_heading = "Sign-in", value_enum, value_name = "KIND")]
     pub signin: Option<crate::signin::SigninKind>,
 
     /// Shell command printing a JWT from a trusted token issuer (jwt sign-in).
-    #[arg(long, value_name = "COMMAND")]
+    #[arg(long, help_heading = "Sign-in", value_name = "COMMAND")]
     pub jwt_command: Option<String>,
 
     /// File holding a JWT from a trusted token issuer (jwt sign-in).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, help_heading = "Sign-in", value_name = "FILE")]
     pub jwt_file: Option<PathBuf>,
 
     /// Region of the Identity Center instance [default: the run's region].
-    #[arg(long, value_name = "REGION")]
+    #[arg(long, help_heading = "Sign-in", value_name = "REGION")]
     pub idc_region: Option<String>,
 
     /// Issuer URL of the Identity Center instance (shown by doctor).
-    #[arg(long, value_name = "URL")]
+    #[arg(long, help_heading = "Sign-in", value_name = "URL")]
     pub issuer_url: Option<String>,
 
     /// Profile whose credentials call CreateTokenWithIAM and AssumeRole [default: --profile].
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, help_heading = "Sign-in", value_name = "NAME")]
     pub bootstrap_profile: Option<String>,
 
     /// Lifetime of the role credentials in seconds (AssumeRole DurationSeconds) [default: 3600].
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(900..=43_200))]
+    #[arg(long, help_heading = "Sign-in", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(900..=43_200))]
     pub session_duration: Option<u64>,
 
     /// Port of the loopback redirect http://127.0.0.1:PORT/oauth/callback (0: any) [default: 7890].
-    #[arg(long, value_name = "PORT")]
+    #[arg(long, help_heading = "Sign-in", value_name = "PORT")]
     pub listen_port: Option<u16>,
 
     /// Seconds to wait for a sign-in, our own or another process's [default: 120].
-    #[arg(long, value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, help_heading = "Sign-in", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub signin_timeout: Option<u64>,
 
     /// Never open a browser: fail (exit 6) if a browser sign-in is needed.
-    #[arg(long)]
+    #[arg(long, help_heading = "Sign-in")]
     pub no_browser: bool,
 }
 
