@@ -156,6 +156,21 @@ pub fn fetch_token(
                 call_timeout: req.timeout,
                 env,
             };
+            // A token cached for the person the cached session names is served as it is,
+            // whatever the session's own freshness (one file read more than a plain hit).
+            if let Some(person) = signin.cached_identity(session_cache.as_ref()) {
+                let ctx = Context {
+                    env,
+                    cache: cache.as_ref(),
+                    fetcher: &AwsFetcher::default(),
+                    clock: &SystemTime::now,
+                    start,
+                    signed_in: Some(&person),
+                };
+                if let Some(hit) = crate::obtain::cached_token(req, &ctx) {
+                    return Ok(hit);
+                }
+            }
             let (session, _) =
                 signin.session(session_cache.as_ref(), crate::signin::Want::Fresh)?;
             (

@@ -74,17 +74,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         }
         (_, Some(c)) => c,
     };
-    let identity = match ctx.signed_in {
-        Some(person) => Fingerprint::of(ctx.env).with_signed_in(person),
-        None => Fingerprint::of(ctx.env),
-    };
-    let key = CacheKey::new(
-        &req.targets,
-        &region,
-        req.endpoint.as_ref().map(|e| e.value.as_str()),
-        req.profile_name(),
-        &identity,
-    );
+    let key = cache_key(req, ctx, &region);
 
     if req.cache == CacheMode::Use
         && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::INFO)
@@ -133,6 +123,33 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         token,
         source: Source::Aws,
     })
+}
+
+/// A fresh cached token for `req`, or `None`, without fetching anything: what the signed-in
+/// path serves before it looks at the session, so a token cached for the person is a hit
+/// even while the session itself is due for renewal.
+pub fn cached_token(req: &TokenRequest, ctx: &Context<'_>) -> Option<Obtained> {
+    let (CacheMode::Use, Some(cache), Some(region)) = (req.cache, ctx.cache, &req.region) else {
+        return None;
+    };
+    let key = cache_key(req, ctx, &region.value);
+    fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::DEBUG)
+}
+
+/// The cache key of `req` in `region`, for the identity of the credential chain narrowed to
+/// the signed-in person, if any.
+fn cache_key(req: &TokenRequest, ctx: &Context<'_>, region: &str) -> CacheKey {
+    let identity = match ctx.signed_in {
+        Some(person) => Fingerprint::of(ctx.env).with_signed_in(person),
+        None => Fingerprint::of(ctx.env),
+    };
+    CacheKey::new(
+        &req.targets,
+        region,
+        req.endpoint.as_ref().map(|e| e.value.as_str()),
+        req.profile_name(),
+        &identity,
+    )
 }
 
 fn fetch_uncached(ctx: &Context<'_>, call: Call<'_>) -> Result<Obtained, Error> {

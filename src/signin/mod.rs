@@ -83,6 +83,22 @@ impl Signin<'_> {
             .ok_or(Error::NoRegion)
     }
 
+    /// Who the cached session for these settings is signed in as (`Session::identity`),
+    /// whether or not its credentials are still fresh; `None` without one. No network.
+    pub fn cached_identity(&self, cache: Option<&Cache>) -> Option<String> {
+        let idc_region = self.idc_region().ok()?;
+        let store = cache?.store(session::STORE).ok()?;
+        let plan = flow::Plan {
+            config: self.config,
+            idc_region: &idc_region,
+            authorize_endpoint: "",
+            call_timeout: self.call_timeout,
+        };
+        let s = flow::cached(Some(&store), &plan.key(self.env), SystemTime::now()).ok()?;
+        tracing::info!(user = %s.user, "signed in (cached session)");
+        Some(s.identity())
+    }
+
     /// A fresh session, with the real sso-oidc, STS, browser and the cache.
     pub fn session(&self, cache: Option<&Cache>, want: Want) -> Result<(Session, Origin), Error> {
         let cfg = self.config;

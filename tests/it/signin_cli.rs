@@ -6,12 +6,16 @@ use std::time::Duration;
 
 use crate::aws_standin::StandIn;
 use crate::common::*;
-use crate::idc_standin::{DEFAULT_APPLICATION_ARN, DEFAULT_ROLE_ARN, IdcStandIn, Op};
+use crate::idc_standin::{DEFAULT_APPLICATION_ARN, DEFAULT_ROLE_ARN, IdcConfig, IdcStandIn, Op};
 
 /// Both stand-ins, and a sandbox whose default profile signs in with a JWT file for `person`.
 fn jwt_world(person: &str) -> (StandIn, IdcStandIn, Sandbox) {
+    jwt_world_with(person, IdcConfig::default())
+}
+
+fn jwt_world_with(person: &str, cfg: IdcConfig) -> (StandIn, IdcStandIn, Sandbox) {
     let rs = StandIn::start();
-    let idc = IdcStandIn::start();
+    let idc = IdcStandIn::start_with(cfg);
     let mut sb = Sandbox::new(&rs);
     sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
     sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
@@ -62,6 +66,34 @@ fn jwt_sign_in_gets_a_token_for_the_person_then_everything_is_cached() {
             .starts_with("ASIABOB")
     );
     assert_eq!(idc.count_ok(Op::CreateTokenWithIam), 2);
+}
+
+#[test]
+fn a_cached_token_is_served_while_the_session_is_due_for_renewal() {
+    // Role credentials that live 200 s are always inside the 300 s renewal window.
+    let (rs, idc, sb) = jwt_world_with(
+        "alice",
+        IdcConfig {
+            max_role_ttl: Duration::from_secs(200),
+            ..IdcConfig::default()
+        },
+    );
+    let first = sb.json(C1);
+    assert_eq!(idc.count(Op::CreateTokenWithIam), 1);
+    let second = sb.json(&with(C1, &["--no-browser"]));
+    assert_eq!(
+        (second["source"].as_str(), &second["token"]),
+        (Some("cache"), &first["token"])
+    );
+    assert_eq!(
+        idc.count(Op::CreateTokenWithIam),
+        1,
+        "a token hit renews nothing"
+    );
+    // Another target needs a call, and so fresh credentials: renewed with the refresh token.
+    sb.json(&["--cluster-id", "c2"]);
+    assert_eq!(idc.count_grant("refresh_token"), 1, "{}", idc.counts());
+    assert_eq!(rs.request_count(), 2);
 }
 
 #[test]
