@@ -220,6 +220,7 @@ fn cache_command(command: CacheCommand, global: &GlobalArgs) -> Result<u8, Error
             for row in rows {
                 out.push_str(&list_line(&row, now, json));
             }
+            out.push_str(&crate::signin::list_sessions(&cache, now, json));
             emit(out.as_bytes())?;
             Ok(0)
         }

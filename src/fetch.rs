@@ -134,15 +134,7 @@ impl AwsFetcher {
             return Ok(c);
         }
         let started = Instant::now();
-        let provider = config
-            .credentials_provider()
-            .ok_or_else(|| Error::NoCredentials {
-                detail: "no credential provider configured".into(),
-            })?;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| credentials_error(e, timeout))?;
+        let creds = chain_credentials(config, timeout).await?;
         info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             temporary = creds.session_token().is_some(),
@@ -154,6 +146,22 @@ impl AwsFetcher {
         }
         Ok(creds)
     }
+}
+
+/// The credentials of `config`'s provider (aws-config's chain), each failure with its error.
+pub(crate) async fn chain_credentials(
+    config: &SdkConfig,
+    timeout: u64,
+) -> Result<Credentials, Error> {
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::NoCredentials {
+            detail: "no credential provider configured".into(),
+        })?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| credentials_error(e, timeout))
 }
 
 /// How long the metadata service may take to tell a region before we give up on it.
@@ -385,7 +393,7 @@ pub fn is_complete_reply(body: &[u8]) -> bool {
     }
 }
 
-pub(crate) fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
+fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
     let detail = one_line(&DisplayErrorContext(&e).to_string());
     debug!(%detail, "credential provider failed");
     match e {

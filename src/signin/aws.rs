@@ -12,7 +12,6 @@ use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_config::timeout::TimeoutConfig;
-use aws_credential_types::provider::ProvideCredentials;
 use aws_sdk_ssooidc::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token_with_iam::CreateTokenWithIAMError;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
@@ -26,7 +25,7 @@ use super::jwt;
 use super::service::{Grant, IdcTokens, IdentityCenter};
 use super::session::RoleCredentials;
 use crate::error::{Error, one_line};
-use crate::fetch::{credentials_error, runtime};
+use crate::fetch::{chain_credentials, runtime};
 use crate::token::{Secret, rfc3339};
 
 /// The context provider of Identity Center identity contexts (IAM Identity Center user guide,
@@ -111,15 +110,7 @@ impl AwsIdentityCenter {
             )
             .load()
             .await;
-        let provider = config
-            .credentials_provider()
-            .ok_or_else(|| Error::NoCredentials {
-                detail: "no credential provider configured for the bootstrap profile".into(),
-            })?;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| credentials_error(e, self.timeout.as_secs()))?;
+        let creds = chain_credentials(&config, self.timeout.as_secs()).await?;
         if let Some(expiry) = creds.expiry()
             && expiry <= SystemTime::now()
         {
@@ -141,6 +132,14 @@ impl AwsIdentityCenter {
 }
 
 impl IdentityCenter for AwsIdentityCenter {
+    fn prepare(&self, deadline: Instant) -> Result<(), Error> {
+        self.call(
+            "resolving the bootstrap credentials",
+            deadline,
+            async |_| Ok(()),
+        )
+    }
+
     fn create_token_with_iam(
         &self,
         grant: Grant<'_>,
@@ -176,10 +175,7 @@ impl IdentityCenter for AwsIdentityCenter {
                     grant = grant.name(),
                     "CreateTokenWithIAM answered"
                 );
-                let bad = |problem: &str| Error::BadReply {
-                    service: "sso-oidc",
-                    problem: problem.to_owned(),
-                };
+                let bad = |problem: &str| bad_reply("sso-oidc", problem);
                 let id_token = out
                     .id_token()
                     .ok_or_else(|| bad("the reply has no idToken"))?;
@@ -232,10 +228,7 @@ impl IdentityCenter for AwsIdentityCenter {
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "AssumeRole answered"
             );
-            let bad = |problem: &str| Error::BadReply {
-                service: "sts",
-                problem: problem.to_owned(),
-            };
+            let bad = |problem: &str| bad_reply("sts", problem);
             let c = out
                 .credentials()
                 .ok_or_else(|| bad("the reply has no Credentials"))?;
@@ -418,6 +411,13 @@ impl AwsIdentityCenter {
                 one_line(&DisplayErrorContext(&other).to_string())
             )),
         }
+    }
+}
+
+fn bad_reply(service: &'static str, problem: &str) -> Error {
+    Error::BadReply {
+        service,
+        problem: problem.to_owned(),
     }
 }
 

@@ -216,3 +216,49 @@ pub fn status(
         session,
     }
 }
+
+/// The sign-in sessions for `cache list`: who, which role, until when; never a secret.
+pub fn list_sessions(cache: &Cache, now: SystemTime, json: bool) -> String {
+    let Ok(store) = cache.store(session::STORE) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for id in store.ids().unwrap_or_default() {
+        let busy = store
+            .lock(&id, Mode::Shared, Instant::now())
+            .is_ok_and(|g| g.is_none());
+        let state = store.read(&id).and_then(|b| session::decode(&b, None, now));
+        let line = match (state, json) {
+            (Ok(s), true) => serde_json::json!({
+                "id": id, "kind": "session", "profile": s.meta.profile, "user": s.user,
+                "signin": s.meta.signin, "role": s.meta.role_arn,
+                "application": s.meta.application_arn, "region": s.meta.idc_region,
+                "expiration": rfc3339(s.credentials.expiration),
+                "refresh_token": s.refresh_token.is_some(), "busy": busy,
+            })
+            .to_string(),
+            (Err(m), true) => {
+                serde_json::json!({"id": id, "kind": "session", "unusable": m.to_string(), "busy": busy})
+                    .to_string()
+            }
+            (Ok(s), false) => format!(
+                "{:<20} {:<22} {:<15} {:<15} {:<21} {}{}",
+                "sign-in",
+                format!("user {}", s.user),
+                s.meta.idc_region,
+                s.meta.profile,
+                rfc3339(s.credentials.expiration),
+                match s.credentials.expiration.duration_since(now) {
+                    Ok(d) => format!("{}m{:02}s", d.as_secs() / 60, d.as_secs() % 60),
+                    Err(_) if s.refresh_token.is_some() => "expired (renewable)".to_owned(),
+                    Err(_) => "expired".to_owned(),
+                },
+                if busy { " (signing in)" } else { "" }
+            ),
+            (Err(m), false) => format!("{:<20} unusable sign-in session {id}: {m}", "-"),
+        };
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}

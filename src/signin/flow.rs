@@ -201,6 +201,7 @@ fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTok
                 }
                 .into());
             }
+            deps.idc.prepare(Instant::now() + plan.call_timeout)?;
             let pkce = Pkce::generate()?;
             let request = AuthorizeRequest {
                 endpoint: plan.authorize_endpoint,

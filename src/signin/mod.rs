@@ -54,7 +54,7 @@ mod session;
 
 use std::time::{Duration, SystemTime};
 
-pub use commands::{credentials, login, logout, status};
+pub use commands::{Status, credentials, list_sessions, login, logout, status};
 pub use config::{SigninConfig, SigninKind};
 pub use error::SigninError;
 pub use flow::{Origin, Want};

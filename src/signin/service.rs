@@ -49,6 +49,12 @@ pub struct IdcTokens {
 
 /// sso-oidc and STS.
 pub trait IdentityCenter {
+    /// Makes sure the bootstrap credentials can be had, before a person is asked to sign in
+    /// (so a missing profile fails at once, not after the browser).
+    fn prepare(&self, _deadline: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// `CreateTokenWithIAM` for the application, signed with the bootstrap credentials.
     fn create_token_with_iam(
         &self,

@@ -22,5 +22,6 @@ mod fuzz_corpus;
 mod plugin_config;
 mod secrets;
 mod signin;
+mod signin_cli;
 mod token_cmd;
 mod torture;
