@@ -502,6 +502,19 @@ fn a_sign_in_that_never_completes_times_out_with_exit_6() {
     );
     let out = s.run(&["--signin-timeout", "20", "--cluster-id", "c1"]);
     assert_signin_failure(&out, EXIT_SIGNIN, &["access_denied"]);
+
+    // A code the application refuses (exit 6: sign in again), with AWS's reason.
+    s.idc.push(
+        Op::CreateTokenWithIam,
+        Fault::error(
+            "InvalidGrantException",
+            "Invalid authorization code provided",
+        ),
+    );
+    let out = s.run(&["--signin-timeout", "20", "--cluster-id", "c1"]);
+    assert_signin_failure(&out, EXIT_SIGNIN, &["Invalid authorization code provided"]);
+    assert_eq!(s.idc.count_grant(GRANT_AUTHORIZATION_CODE), 1);
+    assert_eq!(s.redshift.request_count(), 0);
     s.assert_browsers_gone();
 }
 
@@ -624,4 +637,112 @@ fn headless_browser_wrapper_is_bounded_and_leaves_nothing_behind() {
         leftovers.is_empty(),
         "profile directories left: {leftovers:?}"
     );
+}
+
+/// Every modeled error of the two sign-in calls, injected into a JWT sign-in: its exit status
+/// (contract: 4 a setup problem to fix, 3 the bootstrap credentials, 5 transient, 6 sign in
+/// again), one clear line that says what AWS said (sso-oidc's text is only in
+/// `error_description`), nothing on stdout, no token call, no secret.
+#[test]
+fn every_modeled_sign_in_error_has_its_exit_status_and_says_why() {
+    // (operation, code, exit status, how many to inject: the SDK retries transient ones).
+    let cases: &[(Op, &str, i32, usize)] = &[
+        (
+            Op::CreateTokenWithIam,
+            "AccessDeniedException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "AuthorizationPendingException",
+            EXIT_SIGNIN,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidClientException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidGrantException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidRequestException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidRequestRegionException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidScopeException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "UnauthorizedClientException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "UnsupportedGrantTypeException",
+            EXIT_DENIED,
+            1,
+        ),
+        (Op::CreateTokenWithIam, "SlowDownException", 5, 1),
+        (Op::CreateTokenWithIam, "InternalServerException", 5, 3),
+        (Op::AssumeRole, "AccessDenied", EXIT_DENIED, 1),
+        (Op::AssumeRole, "RegionDisabledException", EXIT_DENIED, 1),
+        (Op::AssumeRole, "MalformedPolicyDocument", EXIT_DENIED, 1),
+        (Op::AssumeRole, "PackedPolicyTooLarge", EXIT_DENIED, 1),
+        (Op::AssumeRole, "InvalidParameterValue", EXIT_DENIED, 1),
+        (Op::AssumeRole, "ExpiredTokenException", 3, 1),
+    ];
+    let mut s = SignIn::with(IdcConfig::default(), "redshift_idc_signin = jwt\n");
+    let jwt = s.idc.jwt_for("alice", Duration::from_secs(600));
+    s.sb.set("REDSHIFT_IDC_TOKEN_JWT", &jwt);
+    let mut report = Vec::new();
+    for &(op, code, status, times) in cases {
+        let why = format!("stand-in says {code} because of reasons");
+        for _ in 0..times {
+            s.idc.push(op, Fault::error(code, &why));
+        }
+        let out = s.run(&["-vv", "--cluster-id", "c1"]);
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default().to_owned();
+        let ok = out.status.code() == Some(status)
+            && out.stdout.is_empty()
+            && last.contains(&why)
+            && !last.contains("Error {")
+            && !last.contains("service error");
+        if !ok {
+            report.push(format!(
+                "{code}: exit {:?} (want {status}), last line {last:?}",
+                out.status.code()
+            ));
+        }
+        assert_none_in(&err, &s.secrets(), "stderr");
+        assert_eq!(
+            s.idc.pending_faults(),
+            0,
+            "{code}: every injected fault was met"
+        );
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+    assert_eq!(s.redshift.request_count(), 0);
+    // After all that, the same configuration signs in.
+    let token = s.token(C1);
+    assert_eq!(s.person_of(&token), "alice");
 }
