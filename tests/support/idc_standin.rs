@@ -1028,6 +1028,11 @@ async fn handle(State(shared): State<Arc<IdcShared>>, req: Request) -> Response 
         return bare(503);
     }
     let (parts, body) = req.into_parts();
+    // What a browser asks for by itself while it shows the sign-in page: no AWS operation, and
+    // no mistake of the program under test either.
+    if parts.uri.path() == "/favicon.ico" {
+        return bare(404);
+    }
     if parts.uri.path().starts_with("/standin/") {
         return control(
             &shared,
