@@ -746,3 +746,100 @@ fn every_modeled_sign_in_error_has_its_exit_status_and_says_why() {
     let token = s.token(C1);
     assert_eq!(s.person_of(&token), "alice");
 }
+
+/// A "browser" that first attacks the loopback listener, then signs in for real.
+const HOSTILE_BROWSER: &str = r#"#!/usr/bin/env python3
+import json, os, socket, sys, urllib.error, urllib.parse, urllib.request
+
+url = sys.argv[-1]
+query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+redirect = query["redirect_uri"]
+port = urllib.parse.urlsplit(redirect).port
+
+def status(u):
+    try:
+        with urllib.request.urlopen(u, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception as e:
+        return str(e)
+
+def reachable(addr):
+    try:
+        socket.create_connection((addr, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+def own_address():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("10.255.255.255", 9))  # UDP: picks the outgoing address, sends nothing
+        return s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+report = {
+    "redirect_uri": redirect,
+    "wrong_state": status(redirect + "?code=forged&state=wrong"),
+    "no_state": status(redirect + "?code=forged"),
+    "other_path": status("http://127.0.0.1:%d/elsewhere?code=forged&state=%s" % (port, query["state"])),
+}
+addr = own_address()
+if addr and not addr.startswith("127."):
+    report["reachable_on_" + addr] = reachable(addr)
+with open(os.environ["HOOK_REPORT"], "w") as f:
+    json.dump(report, f)
+os.execv(os.environ["REAL_BROWSER"], [os.environ["REAL_BROWSER"], url])
+"#;
+
+#[test]
+fn the_loopback_listener_refuses_forged_redirects_and_stops_after_the_real_one() {
+    let mut s = SignIn::start();
+    let hook = s.sb.home().join("hostile-browser");
+    std::fs::write(&hook, HOSTILE_BROWSER).unwrap();
+    crate::common::set_mode(&hook, 0o755);
+    let report = s.sb.home().join("hook.json");
+    s.sb.set("REDSHIFT_IDC_TOKEN_BROWSER", &path(&hook));
+    s.sb.set("REAL_BROWSER", HEADLESS_BROWSER);
+    s.sb.set("HOOK_REPORT", &path(&report));
+    let token = s.token(C1);
+    assert_eq!(s.person_of(&token), "alice");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the hook ran")).unwrap();
+    assert_eq!(report["wrong_state"], 400, "{report}");
+    assert_eq!(report["no_state"], 400, "{report}");
+    assert_eq!(report["other_path"], 404, "{report}");
+    for (k, v) in report.as_object().unwrap() {
+        if k.starts_with("reachable_on_") {
+            assert_eq!(
+                v.as_bool(),
+                Some(false),
+                "the listener must bind 127.0.0.1 only: {report}"
+            );
+        }
+    }
+    let redirect = report["redirect_uri"].as_str().unwrap();
+    assert!(
+        redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/oauth/callback"),
+        "{redirect}"
+    );
+    // Only the real code reached CreateTokenWithIAM, and the listener is gone.
+    assert_eq!(s.idc.count_grant(GRANT_AUTHORIZATION_CODE), 1);
+    assert_eq!(s.idc.count_ok(Op::CreateTokenWithIam), 1);
+    let addr = redirect
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener on {addr} still accepts"
+    );
+    s.assert_browsers_gone();
+    s.assert_clean();
+}
