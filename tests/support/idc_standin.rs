@@ -243,19 +243,9 @@ impl Op {
         }
     }
 
-    /// Parses [`Op::as_str`] (the example's `--idc-fail` flag).
+    /// Parses [`Op::as_str`] (the example's `--idc-fail-op` flag).
     pub fn parse(s: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|op| op.as_str() == s)
-    }
-
-    fn is_oidc(self) -> bool {
-        matches!(
-            self,
-            Op::RegisterClient
-                | Op::CreateToken
-                | Op::CreateTokenWithIam
-                | Op::StartDeviceAuthorization
-        )
     }
 }
 
