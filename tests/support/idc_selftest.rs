@@ -566,6 +566,17 @@ async fn sdk_jwt_bearer_refusals_name_the_reason() {
         400,
         "us-east-1",
     );
+    match jwt_bearer(&elsewhere, &good)
+        .await
+        .unwrap_err()
+        .into_service_error()
+    {
+        IamError::InvalidRequestRegionException(e) => {
+            assert_eq!(e.region(), Some("us-east-1"));
+            assert_eq!(e.endpoint(), Some("https://oidc.us-east-1.amazonaws.com"));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(s.problems().is_empty(), "{:?}", s.problems());
     assert_eq!(s.count_ok(Op::CreateTokenWithIam), 0);
 }

@@ -777,10 +777,12 @@ impl Incoming {
 pub(crate) enum Answer {
     /// 200 `application/json`.
     Json(serde_json::Value),
-    /// An sso-oidc error.
+    /// An sso-oidc error; `members` are the exception's own fields besides `error` and
+    /// `error_description` (`InvalidRequestRegionException` has `endpoint` and `region`).
     OidcError {
         code: String,
         description: String,
+        members: Vec<(&'static str, String)>,
     },
     /// 200 `text/xml`.
     Xml(String),
@@ -806,6 +808,7 @@ impl Answer {
         Answer::OidcError {
             code: code.into(),
             description: description.into(),
+            members: Vec::new(),
         }
     }
 
@@ -820,9 +823,9 @@ impl Answer {
     fn describe(&self) -> (String, Option<String>) {
         match self {
             Answer::Json(_) | Answer::Xml(_) | Answer::Text(_) => ("ok".into(), None),
-            Answer::OidcError { code, description } => {
-                (format!("error:{code}"), Some(description.clone()))
-            }
+            Answer::OidcError {
+                code, description, ..
+            } => (format!("error:{code}"), Some(description.clone())),
             Answer::StsError { code, message } => (format!("error:{code}"), Some(message.clone())),
             Answer::Html { status: 200, .. } => ("page".into(), None),
             Answer::Html { status, .. } => (format!("page:{status}"), None),
@@ -839,9 +842,16 @@ impl Answer {
         let (status, content_type, body, extra): (u16, &str, String, Option<(&str, String)>) =
             match self {
                 Answer::Json(v) => (200, "application/json", v.to_string(), None),
-                Answer::OidcError { code, description } => {
+                Answer::OidcError {
+                    code,
+                    description,
+                    members,
+                } => {
                     let status = oidc_error_status(&code);
-                    let body = oidc_error_body(&code, &description);
+                    let mut body = oidc_error_body(&code, &description);
+                    for (k, v) in members {
+                        body[k] = v.into();
+                    }
                     let error_type =
                         format!("{code}:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/");
                     (
