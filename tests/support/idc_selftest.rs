@@ -86,6 +86,14 @@ async fn refresh(c: &aws_sdk_ssooidc::Client, token: &str) -> IamResult {
         .await
 }
 
+/// The `ProvidedContexts` member of an Identity Center identity context.
+fn identity_center(context: impl Into<String>) -> ProvidedContext {
+    ProvidedContext::builder()
+        .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
+        .context_assertion(context)
+        .build()
+}
+
 async fn assume(
     c: &aws_sdk_sts::Client,
     role: &str,
@@ -95,12 +103,7 @@ async fn assume(
         .role_arn(role)
         .role_session_name("redshift-idc-token-0123456789abcdef")
         .duration_seconds(3600)
-        .provided_contexts(
-            ProvidedContext::builder()
-                .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
-                .context_assertion(context)
-                .build(),
-        )
+        .provided_contexts(identity_center(context))
         .send()
         .await
 }
@@ -926,12 +929,7 @@ async fn sdk_sees_assume_role_refusals() {
                 .role_arn(DEFAULT_ROLE_ARN)
                 .role_session_name("s1")
                 .policy(p)
-                .provided_contexts(
-                    ProvidedContext::builder()
-                        .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
-                        .context_assertion(context)
-                        .build(),
-                )
+                .provided_contexts(identity_center(context))
                 .send()
                 .await
                 .unwrap_err()
