@@ -502,6 +502,19 @@ fn a_sign_in_that_never_completes_times_out_with_exit_6() {
     );
     let out = s.run(&["--signin-timeout", "20", "--cluster-id", "c1"]);
     assert_signin_failure(&out, EXIT_SIGNIN, &["access_denied"]);
+
+    // A code the application refuses (exit 6: sign in again), with AWS's reason.
+    s.idc.push(
+        Op::CreateTokenWithIam,
+        Fault::error(
+            "InvalidGrantException",
+            "Invalid authorization code provided",
+        ),
+    );
+    let out = s.run(&["--signin-timeout", "20", "--cluster-id", "c1"]);
+    assert_signin_failure(&out, EXIT_SIGNIN, &["Invalid authorization code provided"]);
+    assert_eq!(s.idc.count_grant(GRANT_AUTHORIZATION_CODE), 1);
+    assert_eq!(s.redshift.request_count(), 0);
     s.assert_browsers_gone();
 }
 
@@ -624,4 +637,209 @@ fn headless_browser_wrapper_is_bounded_and_leaves_nothing_behind() {
         leftovers.is_empty(),
         "profile directories left: {leftovers:?}"
     );
+}
+
+/// Every modeled error of the two sign-in calls, injected into a JWT sign-in: its exit status
+/// (contract: 4 a setup problem to fix, 3 the bootstrap credentials, 5 transient, 6 sign in
+/// again), one clear line that says what AWS said (sso-oidc's text is only in
+/// `error_description`), nothing on stdout, no token call, no secret.
+#[test]
+fn every_modeled_sign_in_error_has_its_exit_status_and_says_why() {
+    // (operation, code, exit status, how many to inject: the SDK retries transient ones).
+    let cases: &[(Op, &str, i32, usize)] = &[
+        (
+            Op::CreateTokenWithIam,
+            "AccessDeniedException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "AuthorizationPendingException",
+            EXIT_SIGNIN,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidClientException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidGrantException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidRequestException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidRequestRegionException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "InvalidScopeException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "UnauthorizedClientException",
+            EXIT_DENIED,
+            1,
+        ),
+        (
+            Op::CreateTokenWithIam,
+            "UnsupportedGrantTypeException",
+            EXIT_DENIED,
+            1,
+        ),
+        (Op::CreateTokenWithIam, "SlowDownException", 5, 1),
+        (Op::CreateTokenWithIam, "InternalServerException", 5, 3),
+        (Op::AssumeRole, "AccessDenied", EXIT_DENIED, 1),
+        (Op::AssumeRole, "RegionDisabledException", EXIT_DENIED, 1),
+        (Op::AssumeRole, "MalformedPolicyDocument", EXIT_DENIED, 1),
+        (Op::AssumeRole, "PackedPolicyTooLarge", EXIT_DENIED, 1),
+        (Op::AssumeRole, "InvalidParameterValue", EXIT_DENIED, 1),
+        (Op::AssumeRole, "ExpiredTokenException", 3, 1),
+    ];
+    let mut s = SignIn::with(IdcConfig::default(), "redshift_idc_signin = jwt\n");
+    let jwt = s.idc.jwt_for("alice", Duration::from_secs(600));
+    s.sb.set("REDSHIFT_IDC_TOKEN_JWT", &jwt);
+    let mut report = Vec::new();
+    for &(op, code, status, times) in cases {
+        let why = format!("stand-in says {code} because of reasons");
+        for _ in 0..times {
+            s.idc.push(op, Fault::error(code, &why));
+        }
+        let out = s.run(&["-vv", "--cluster-id", "c1"]);
+        let err = stderr(&out);
+        let last = err.lines().last().unwrap_or_default().to_owned();
+        let ok = out.status.code() == Some(status)
+            && out.stdout.is_empty()
+            && last.contains(&why)
+            && !last.contains("Error {")
+            && !last.contains("service error");
+        if !ok {
+            report.push(format!(
+                "{code}: exit {:?} (want {status}), last line {last:?}",
+                out.status.code()
+            ));
+        }
+        assert_none_in(&err, &s.secrets(), "stderr");
+        assert_eq!(
+            s.idc.pending_faults(),
+            0,
+            "{code}: every injected fault was met"
+        );
+    }
+    assert!(report.is_empty(), "{}", report.join("\n"));
+    assert_eq!(s.redshift.request_count(), 0);
+    // After all that, the same configuration signs in.
+    let token = s.token(C1);
+    assert_eq!(s.person_of(&token), "alice");
+}
+
+/// A "browser" that first attacks the loopback listener, then signs in for real.
+const HOSTILE_BROWSER: &str = r#"#!/usr/bin/env python3
+import json, os, socket, sys, urllib.error, urllib.parse, urllib.request
+
+url = sys.argv[-1]
+query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(url).query))
+redirect = query["redirect_uri"]
+port = urllib.parse.urlsplit(redirect).port
+
+def status(u):
+    try:
+        with urllib.request.urlopen(u, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+    except Exception as e:
+        return str(e)
+
+def reachable(addr):
+    try:
+        socket.create_connection((addr, port), timeout=2).close()
+        return True
+    except OSError:
+        return False
+
+def own_address():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.connect(("10.255.255.255", 9))  # UDP: picks the outgoing address, sends nothing
+        return s.getsockname()[0]
+    except OSError:
+        return None
+    finally:
+        s.close()
+
+report = {
+    "redirect_uri": redirect,
+    "wrong_state": status(redirect + "?code=forged&state=wrong"),
+    "no_state": status(redirect + "?code=forged"),
+    "other_path": status("http://127.0.0.1:%d/elsewhere?code=forged&state=%s" % (port, query["state"])),
+}
+addr = own_address()
+if addr and not addr.startswith("127."):
+    report["reachable_on_" + addr] = reachable(addr)
+with open(os.environ["HOOK_REPORT"], "w") as f:
+    json.dump(report, f)
+os.execv(os.environ["REAL_BROWSER"], [os.environ["REAL_BROWSER"], url])
+"#;
+
+#[test]
+fn the_loopback_listener_refuses_forged_redirects_and_stops_after_the_real_one() {
+    let mut s = SignIn::start();
+    let hook = s.sb.home().join("hostile-browser");
+    std::fs::write(&hook, HOSTILE_BROWSER).unwrap();
+    crate::common::set_mode(&hook, 0o755);
+    let report = s.sb.home().join("hook.json");
+    s.sb.set("REDSHIFT_IDC_TOKEN_BROWSER", &path(&hook));
+    s.sb.set("REAL_BROWSER", HEADLESS_BROWSER);
+    s.sb.set("HOOK_REPORT", &path(&report));
+    let token = s.token(C1);
+    assert_eq!(s.person_of(&token), "alice");
+
+    let report: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&report).expect("the hook ran")).unwrap();
+    assert_eq!(report["wrong_state"], 400, "{report}");
+    assert_eq!(report["no_state"], 400, "{report}");
+    assert_eq!(report["other_path"], 404, "{report}");
+    for (k, v) in report.as_object().unwrap() {
+        if k.starts_with("reachable_on_") {
+            assert_eq!(
+                v.as_bool(),
+                Some(false),
+                "the listener must bind 127.0.0.1 only: {report}"
+            );
+        }
+    }
+    let redirect = report["redirect_uri"].as_str().unwrap();
+    assert!(
+        redirect.starts_with("http://127.0.0.1:") && redirect.ends_with("/oauth/callback"),
+        "{redirect}"
+    );
+    // Only the real code reached CreateTokenWithIAM, and the listener is gone.
+    assert_eq!(s.idc.count_grant(GRANT_AUTHORIZATION_CODE), 1);
+    assert_eq!(s.idc.count_ok(Op::CreateTokenWithIam), 1);
+    let addr = redirect
+        .trim_start_matches("http://")
+        .split('/')
+        .next()
+        .unwrap();
+    assert!(
+        std::net::TcpStream::connect(addr).is_err(),
+        "the listener on {addr} still accepts"
+    );
+    s.assert_browsers_gone();
+    s.assert_clean();
 }

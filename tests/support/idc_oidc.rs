@@ -312,10 +312,16 @@ pub(crate) fn create_token_with_iam(ctx: &mut Ctx<'_>) -> Checked {
     if let (Some(want), Some(got)) = (&cfg.idc_region, &sig.region)
         && want != got
     {
-        return Checked::Ready(Answer::oidc_error(
-            "InvalidRequestRegionException",
-            format!("The Identity Center instance is in {want}, the request was made in {got}"),
-        ));
+        return Checked::Ready(Answer::OidcError {
+            code: "InvalidRequestRegionException".into(),
+            description: format!(
+                "The Identity Center instance is in {want}, the request was made in {got}"
+            ),
+            members: vec![
+                ("endpoint", format!("https://oidc.{want}.amazonaws.com")),
+                ("region", want.clone()),
+            ],
+        });
     }
     if let Some(akid) = sig
         .access_key_id

@@ -86,6 +86,14 @@ async fn refresh(c: &aws_sdk_ssooidc::Client, token: &str) -> IamResult {
         .await
 }
 
+/// The `ProvidedContexts` member of an Identity Center identity context.
+fn identity_center(context: impl Into<String>) -> ProvidedContext {
+    ProvidedContext::builder()
+        .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
+        .context_assertion(context)
+        .build()
+}
+
 async fn assume(
     c: &aws_sdk_sts::Client,
     role: &str,
@@ -95,12 +103,7 @@ async fn assume(
         .role_arn(role)
         .role_session_name("redshift-idc-token-0123456789abcdef")
         .duration_seconds(3600)
-        .provided_contexts(
-            ProvidedContext::builder()
-                .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
-                .context_assertion(context)
-                .build(),
-        )
+        .provided_contexts(identity_center(context))
         .send()
         .await
 }
@@ -566,6 +569,17 @@ async fn sdk_jwt_bearer_refusals_name_the_reason() {
         400,
         "us-east-1",
     );
+    match jwt_bearer(&elsewhere, &good)
+        .await
+        .unwrap_err()
+        .into_service_error()
+    {
+        IamError::InvalidRequestRegionException(e) => {
+            assert_eq!(e.region(), Some("us-east-1"));
+            assert_eq!(e.endpoint(), Some("https://oidc.us-east-1.amazonaws.com"));
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(s.problems().is_empty(), "{:?}", s.problems());
     assert_eq!(s.count_ok(Op::CreateTokenWithIam), 0);
 }
@@ -915,12 +929,7 @@ async fn sdk_sees_assume_role_refusals() {
                 .role_arn(DEFAULT_ROLE_ARN)
                 .role_session_name("s1")
                 .policy(p)
-                .provided_contexts(
-                    ProvidedContext::builder()
-                        .provider_arn(IDENTITY_CENTER_PROVIDER_ARN)
-                        .context_assertion(context)
-                        .build(),
-                )
+                .provided_contexts(identity_center(context))
                 .send()
                 .await
                 .unwrap_err()
@@ -1079,4 +1088,124 @@ fn unknown_paths_and_malformed_sts_requests_are_problems() {
     assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(problems[0].contains("GET /token"), "{problems:?}");
     assert!(problems[1].contains("unsigned"), "{problems:?}");
+}
+
+#[tokio::test]
+async fn sdk_sees_register_client_and_create_token_errors_as_aws_sends_them() {
+    let s = IdcStandIn::start();
+    let c = oidc(&s, false);
+    let register = |client_type: &str, redirect: &str| {
+        c.register_client()
+            .client_name("t")
+            .client_type(client_type)
+            .grant_types(GRANT_AUTHORIZATION_CODE)
+            .redirect_uris(redirect)
+            .send()
+    };
+    let err = register("confidential", "http://127.0.0.1/cb")
+        .await
+        .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(400));
+    let err = err.into_service_error();
+    assert!(err.is_invalid_client_metadata_exception(), "{err:?}");
+    assert_eq!(err.message(), None);
+    let err = register("public", "https://example.com/cb")
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_invalid_redirect_uri_exception(), "{err:?}");
+    let aws_sdk_ssooidc::operation::register_client::RegisterClientError::InvalidRedirectUriException(e) = &err
+    else {
+        unreachable!()
+    };
+    assert!(
+        e.error_description()
+            .unwrap()
+            .contains("https://example.com/cb")
+    );
+
+    let code_only = register("public", "http://127.0.0.1/cb").await.unwrap();
+    let reg = c
+        .register_client()
+        .client_name("t")
+        .client_type("public")
+        .grant_types(GRANT_AUTHORIZATION_CODE)
+        .grant_types(GRANT_REFRESH_TOKEN)
+        .redirect_uris("http://127.0.0.1/cb")
+        .send()
+        .await
+        .unwrap();
+    use aws_sdk_ssooidc::operation::create_token::CreateTokenError as E;
+    type Is = fn(&E) -> bool;
+    let cases: [(&str, u16, Is); 11] = [
+        ("AccessDeniedException", 400, E::is_access_denied_exception),
+        (
+            "AuthorizationPendingException",
+            400,
+            E::is_authorization_pending_exception,
+        ),
+        ("ExpiredTokenException", 400, E::is_expired_token_exception),
+        (
+            "InternalServerException",
+            500,
+            E::is_internal_server_exception,
+        ),
+        (
+            "InvalidClientException",
+            401,
+            E::is_invalid_client_exception,
+        ),
+        ("InvalidGrantException", 400, E::is_invalid_grant_exception),
+        (
+            "InvalidRequestException",
+            400,
+            E::is_invalid_request_exception,
+        ),
+        ("InvalidScopeException", 400, E::is_invalid_scope_exception),
+        ("SlowDownException", 400, E::is_slow_down_exception),
+        (
+            "UnauthorizedClientException",
+            400,
+            E::is_unauthorized_client_exception,
+        ),
+        (
+            "UnsupportedGrantTypeException",
+            400,
+            E::is_unsupported_grant_type_exception,
+        ),
+    ];
+    for (code, status, is) in cases {
+        s.push(Op::CreateToken, Fault::error(code, "described"));
+        let err = c
+            .create_token()
+            .client_id(reg.client_id().unwrap())
+            .client_secret(reg.client_secret().unwrap())
+            .grant_type(GRANT_REFRESH_TOKEN)
+            .refresh_token("r")
+            .send()
+            .await
+            .expect_err(code);
+        assert_eq!(
+            err.raw_response().map(|r| r.status().as_u16()),
+            Some(status),
+            "{code}"
+        );
+        let err = err.into_service_error();
+        assert!(is(&err), "{code}: {err:?}");
+        assert_eq!(err.code(), Some(code));
+        assert_eq!(err.message(), None, "{code}");
+    }
+    // A client registered without refresh_token: the grant is not authorized.
+    let err = c
+        .create_token()
+        .client_id(code_only.client_id().unwrap())
+        .client_secret(code_only.client_secret().unwrap())
+        .grant_type(GRANT_REFRESH_TOKEN)
+        .refresh_token("r")
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
+    assert!(err.is_unauthorized_client_exception(), "{err:?}");
+    assert!(s.problems().is_empty(), "{:?}", s.problems());
 }

@@ -243,19 +243,9 @@ impl Op {
         }
     }
 
-    /// Parses [`Op::as_str`] (the example's `--idc-fail` flag).
+    /// Parses [`Op::as_str`] (the example's `--idc-fail-op` flag).
     pub fn parse(s: &str) -> Option<Op> {
         Op::ALL.into_iter().find(|op| op.as_str() == s)
-    }
-
-    fn is_oidc(self) -> bool {
-        matches!(
-            self,
-            Op::RegisterClient
-                | Op::CreateToken
-                | Op::CreateTokenWithIam
-                | Op::StartDeviceAuthorization
-        )
     }
 }
 
@@ -787,10 +777,12 @@ impl Incoming {
 pub(crate) enum Answer {
     /// 200 `application/json`.
     Json(serde_json::Value),
-    /// An sso-oidc error.
+    /// An sso-oidc error; `members` are the exception's own fields besides `error` and
+    /// `error_description` (`InvalidRequestRegionException` has `endpoint` and `region`).
     OidcError {
         code: String,
         description: String,
+        members: Vec<(&'static str, String)>,
     },
     /// 200 `text/xml`.
     Xml(String),
@@ -816,6 +808,7 @@ impl Answer {
         Answer::OidcError {
             code: code.into(),
             description: description.into(),
+            members: Vec::new(),
         }
     }
 
@@ -830,9 +823,9 @@ impl Answer {
     fn describe(&self) -> (String, Option<String>) {
         match self {
             Answer::Json(_) | Answer::Xml(_) | Answer::Text(_) => ("ok".into(), None),
-            Answer::OidcError { code, description } => {
-                (format!("error:{code}"), Some(description.clone()))
-            }
+            Answer::OidcError {
+                code, description, ..
+            } => (format!("error:{code}"), Some(description.clone())),
             Answer::StsError { code, message } => (format!("error:{code}"), Some(message.clone())),
             Answer::Html { status: 200, .. } => ("page".into(), None),
             Answer::Html { status, .. } => (format!("page:{status}"), None),
@@ -849,9 +842,16 @@ impl Answer {
         let (status, content_type, body, extra): (u16, &str, String, Option<(&str, String)>) =
             match self {
                 Answer::Json(v) => (200, "application/json", v.to_string(), None),
-                Answer::OidcError { code, description } => {
+                Answer::OidcError {
+                    code,
+                    description,
+                    members,
+                } => {
                     let status = oidc_error_status(&code);
-                    let body = oidc_error_body(&code, &description);
+                    let mut body = oidc_error_body(&code, &description);
+                    for (k, v) in members {
+                        body[k] = v.into();
+                    }
                     let error_type =
                         format!("{code}:http://internal.amazon.com/coral/com.amazonaws.sso.oidc/");
                     (
@@ -1028,6 +1028,11 @@ async fn handle(State(shared): State<Arc<IdcShared>>, req: Request) -> Response 
         return bare(503);
     }
     let (parts, body) = req.into_parts();
+    // What a browser asks for by itself while it shows the sign-in page: no AWS operation, and
+    // no mistake of the program under test either.
+    if parts.uri.path() == "/favicon.ico" {
+        return bare(404);
+    }
     if parts.uri.path().starts_with("/standin/") {
         return control(
             &shared,
