@@ -116,6 +116,9 @@ fn run(command: Option<Command>, cli: &Cli, env: &Env, start: Instant) -> Result
             crate::exec::run(&args.command, &got.token)
         }
         Some(Command::Doctor(args)) => crate::doctor::run(&args, &cli.global, env),
+        Some(Command::Login(args)) => crate::signin::login(&args, &cli.global, env),
+        Some(Command::Logout(args)) => crate::signin::logout(&args, &cli.global, env),
+        Some(Command::Credentials(args)) => crate::signin::credentials(&args, &cli.global, env),
         Some(Command::Cache(c)) => cache_command(c, &cli.global),
         Some(Command::Completions { shell }) => {
             let mut out = Vec::new();
@@ -143,20 +146,59 @@ pub fn fetch_token(
         CacheMode::Off => None,
         _ => open_cache(global),
     };
+    // With sign-in configured, the token is fetched with the session's role credentials and
+    // cached under the signed-in identity; `--timeout` then counts from the end of the
+    // sign-in, which has its own bound (a person may be typing a password).
+    let (fetcher, signed_in, start) = match &req.signin {
+        None => (AwsFetcher::default(), None, start),
+        Some(config) => {
+            // The session lives in the cache even when --no-cache skips the token cache.
+            let session_cache = cache.clone().or_else(|| open_cache(global));
+            let signin = crate::signin::Signin {
+                config,
+                run_region: req.region.as_ref().map(|r| r.value.as_str()),
+                call_timeout: req.timeout,
+                env,
+            };
+            // A token cached for the person the cached session names is served as it is,
+            // whatever the session's own freshness (one file read more than a plain hit).
+            if let Some(person) = signin.cached_identity(session_cache.as_ref()) {
+                let ctx = Context {
+                    env,
+                    cache: cache.as_ref(),
+                    fetcher: &AwsFetcher::default(),
+                    clock: &SystemTime::now,
+                    start,
+                    signed_in: Some(&person),
+                };
+                if let Some(hit) = crate::obtain::cached_token(req, &ctx) {
+                    return Ok(hit);
+                }
+            }
+            let (session, _) =
+                signin.session(session_cache.as_ref(), crate::signin::Want::Fresh)?;
+            (
+                AwsFetcher::with_credentials(session.credentials.to_sdk()),
+                Some(session.identity()),
+                Instant::now(),
+            )
+        }
+    };
     obtain(
         req,
         &Context {
             env,
             cache: cache.as_ref(),
-            fetcher: &AwsFetcher::default(),
+            fetcher: &fetcher,
             clock: &SystemTime::now,
             start,
+            signed_in: signed_in.as_deref(),
         },
     )
 }
 
 /// Opens the cache, or warns and returns `None`: a cache problem never fails a token run.
-fn open_cache(global: &GlobalArgs) -> Option<Cache> {
+pub(crate) fn open_cache(global: &GlobalArgs) -> Option<Cache> {
     let root = cache::default_root(global.cache_dir.as_deref());
     match root
         .ok_or(cache::Unavailable::NoDirectory)
@@ -197,6 +239,7 @@ fn cache_command(command: CacheCommand, global: &GlobalArgs) -> Result<u8, Error
             for row in rows {
                 out.push_str(&list_line(&row, now, json));
             }
+            out.push_str(&crate::signin::list_sessions(&cache, now, json));
             emit(out.as_bytes())?;
             Ok(0)
         }

@@ -18,7 +18,9 @@ Exit codes:
   2  usage: bad arguments or targets, unparsable --host, no region
   3  credentials: none found, expired, or rejected by AWS
   4  denied: not identity-enhanced, access denied, cluster/workgroup not found or unavailable
-  5  transient: throttling, AWS-side failure, bad reply, network failure, --timeout reached";
+  5  transient: throttling, AWS-side failure, bad reply, network failure, --timeout reached
+  6  sign-in: not signed in with --no-browser, session ended, sign-in refused or timed out
+     (run `redshift-idc-token login`)";
 
 /// Fetch an IAM Identity Center auth token for Amazon Redshift and print it for drivers.
 ///
@@ -103,6 +105,82 @@ pub struct TokenArgs {
     /// Fetch a new token even if a fresh one is cached, and cache it.
     #[arg(long)]
     pub force_refresh: bool,
+
+    #[command(flatten)]
+    pub signin: SigninArgs,
+}
+
+/// The built-in sign-in (identity-enhanced role credentials), overriding the profile's
+/// `redshift_idc_*` keys and the `REDSHIFT_IDC_TOKEN_*` variables.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SigninArgs {
+    /// ARN of the Identity Center customer managed application (clientId).
+    #[arg(long, help_heading = "Sign-in", value_name = "ARN")]
+    pub application_arn: Option<String>,
+
+    /// ARN of the IAM role to assume with the person's identity context.
+    #[arg(long, help_heading = "Sign-in", value_name = "ARN")]
+    pub role_arn: Option<String>,
+
+    /// How the person is identified [default: jwt if a JWT source is set, else browser].
+    #[arg(long, help_heading = "Sign-in", value_enum, value_name = "KIND")]
+    pub signin: Option<crate::signin::SigninKind>,
+
+    /// Shell command printing a JWT from a trusted token issuer (jwt sign-in).
+    #[arg(long, help_heading = "Sign-in", value_name = "COMMAND")]
+    pub jwt_command: Option<String>,
+
+    /// File holding a JWT from a trusted token issuer (jwt sign-in).
+    #[arg(long, help_heading = "Sign-in", value_name = "FILE")]
+    pub jwt_file: Option<PathBuf>,
+
+    /// Region of the Identity Center instance [default: the run's region].
+    #[arg(long, help_heading = "Sign-in", value_name = "REGION")]
+    pub idc_region: Option<String>,
+
+    /// Issuer URL of the Identity Center instance (shown by doctor).
+    #[arg(long, help_heading = "Sign-in", value_name = "URL")]
+    pub issuer_url: Option<String>,
+
+    /// Profile whose credentials call CreateTokenWithIAM and AssumeRole [default: --profile].
+    #[arg(long, help_heading = "Sign-in", value_name = "NAME")]
+    pub bootstrap_profile: Option<String>,
+
+    /// Lifetime of the role credentials in seconds (AssumeRole DurationSeconds) [default: 3600].
+    #[arg(long, help_heading = "Sign-in", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(900..=43_200))]
+    pub session_duration: Option<u64>,
+
+    /// Port of the loopback redirect http://127.0.0.1:PORT/oauth/callback (0: any) [default: 7890].
+    #[arg(long, help_heading = "Sign-in", value_name = "PORT")]
+    pub listen_port: Option<u16>,
+
+    /// Seconds to wait for a sign-in, our own or another process's [default: 120].
+    #[arg(long, help_heading = "Sign-in", value_name = "SECONDS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub signin_timeout: Option<u64>,
+
+    /// Never open a browser: fail (exit 6) if a browser sign-in is needed.
+    #[arg(long, help_heading = "Sign-in")]
+    pub no_browser: bool,
+}
+
+/// Options of `login`, `logout` and `credentials`: the profile and its sign-in.
+#[derive(Debug, Args, Clone, Default)]
+pub struct SessionArgs {
+    /// Named profile from the shared AWS config [default: AWS_PROFILE, or "default"].
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+
+    /// AWS region, the default of the Identity Center region [default: AWS_REGION, or the profile].
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+
+    /// Upper bound, in seconds, of each network step (the sign-in itself has --signin-timeout).
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub timeout: u64,
+
+    #[command(flatten)]
+    pub signin: SigninArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,6 +193,12 @@ pub enum Command {
     Exec(ExecArgs),
     /// Check credentials, region, endpoint, targets and cache step by step, then make one call.
     Doctor(DoctorArgs),
+    /// Sign in now (browser or JWT), so that token commands need no sign-in later.
+    Login(LoginArgs),
+    /// Forget the sign-in: the cached role credentials, refresh token and tokens made with them.
+    Logout(LogoutArgs),
+    /// Print the identity-enhanced role credentials in the credential_process format.
+    Credentials(SessionArgs),
     /// Print a shell completion script.
     Completions {
         #[arg(value_enum)]
@@ -168,6 +252,24 @@ pub struct DoctorArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Sign in again even if a session is cached.
+    #[arg(long)]
+    pub force: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogoutArgs {
+    #[command(flatten)]
+    pub session: SessionArgs,
+    /// Every cached sign-in session, whatever profile.
+    #[arg(long)]
+    pub all: bool,
 }
 
 impl Cli {

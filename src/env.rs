@@ -27,6 +27,26 @@ pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_
 pub const HOME: &str = "HOME";
 /// Overrides the cache directory (as `--cache-dir` does).
 pub const CACHE_DIR: &str = "REDSHIFT_IDC_TOKEN_CACHE_DIR";
+// Sign-in settings (each overrides its `redshift_idc_*` key in the profile; see signin/config.rs).
+pub const SIGNIN_APPLICATION_ARN: &str = "REDSHIFT_IDC_TOKEN_APPLICATION_ARN";
+pub const SIGNIN_ROLE_ARN: &str = "REDSHIFT_IDC_TOKEN_ROLE_ARN";
+pub const SIGNIN_KIND: &str = "REDSHIFT_IDC_TOKEN_SIGNIN";
+pub const SIGNIN_JWT_COMMAND: &str = "REDSHIFT_IDC_TOKEN_JWT_COMMAND";
+pub const SIGNIN_JWT_FILE: &str = "REDSHIFT_IDC_TOKEN_JWT_FILE";
+/// The default variable holding the JWT itself (`redshift_idc_jwt_env` names another).
+pub const SIGNIN_JWT: &str = "REDSHIFT_IDC_TOKEN_JWT";
+pub const SIGNIN_IDC_REGION: &str = "REDSHIFT_IDC_TOKEN_IDC_REGION";
+pub const SIGNIN_ISSUER_URL: &str = "REDSHIFT_IDC_TOKEN_ISSUER_URL";
+pub const SIGNIN_AUTHORIZE_URL: &str = "REDSHIFT_IDC_TOKEN_AUTHORIZE_URL";
+pub const SIGNIN_SCOPES: &str = "REDSHIFT_IDC_TOKEN_SCOPES";
+pub const SIGNIN_BOOTSTRAP_PROFILE: &str = "REDSHIFT_IDC_TOKEN_BOOTSTRAP_PROFILE";
+pub const SIGNIN_SESSION_DURATION: &str = "REDSHIFT_IDC_TOKEN_SESSION_DURATION";
+pub const SIGNIN_LISTEN_PORT: &str = "REDSHIFT_IDC_TOKEN_LISTEN_PORT";
+pub const SIGNIN_TIMEOUT: &str = "REDSHIFT_IDC_TOKEN_SIGNIN_TIMEOUT";
+/// The browser hook: a command line the sign-in URL is appended to, or `none`.
+pub const SIGNIN_BROWSER: &str = "REDSHIFT_IDC_TOKEN_BROWSER";
+pub const SIGNIN_NO_BROWSER: &str = "REDSHIFT_IDC_TOKEN_NO_BROWSER";
+pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
 /// A `tracing` filter for diagnostics beyond `-v`/`-vv` (e.g. `aws_config=debug`).
 pub const LOG: &str = "REDSHIFT_IDC_TOKEN_LOG";
 

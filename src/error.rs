@@ -26,6 +26,9 @@ pub enum ExitCode {
     /// Throttling, a service-side failure, a bad reply, the network, or the time limit:
     /// retrying later may work.
     Transient = 5,
+    /// Sign-in needed or not completed: not signed in with --no-browser, the session ended,
+    /// the browser sign-in was refused or timed out. Run `redshift-idc-token login`.
+    SignIn = 6,
     /// `exec`: the command exists but could not be run (as in POSIX shells).
     CannotExecute = 126,
     /// `exec`: the command was not found (as in POSIX shells).
@@ -150,6 +153,9 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    #[error(transparent)]
+    Signin(#[from] crate::signin::SigninError),
+
     #[error("{0}")]
     Internal(String),
 }
@@ -187,6 +193,7 @@ impl Error {
                 ExitCode::CommandNotFound
             }
             Exec { .. } => ExitCode::CannotExecute,
+            Signin(e) => e.exit_code(),
             Output { .. } | Io { .. } | Internal(_) => ExitCode::Internal,
         }
     }

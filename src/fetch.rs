@@ -113,6 +113,14 @@ impl ProbeCredentials for AwsFetcher {
 }
 
 impl AwsFetcher {
+    /// A fetcher that calls with `credentials` (the signed-in session's role credentials)
+    /// instead of the credential chain's.
+    pub fn with_credentials(credentials: Credentials) -> Self {
+        AwsFetcher {
+            resolved: std::sync::Mutex::new(Some(credentials)),
+        }
+    }
+
     /// The credentials resolved earlier in this run, or the chain's answer now.
     ///
     /// Resolving them ourselves, before the call, gives "none found", "expired" and "the
@@ -126,15 +134,7 @@ impl AwsFetcher {
             return Ok(c);
         }
         let started = Instant::now();
-        let provider = config
-            .credentials_provider()
-            .ok_or_else(|| Error::NoCredentials {
-                detail: "no credential provider configured".into(),
-            })?;
-        let creds = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| credentials_error(e, timeout))?;
+        let creds = chain_credentials(config, timeout).await?;
         info!(
             elapsed_ms = started.elapsed().as_millis() as u64,
             temporary = creds.session_token().is_some(),
@@ -146,6 +146,22 @@ impl AwsFetcher {
         }
         Ok(creds)
     }
+}
+
+/// The credentials of `config`'s provider (aws-config's chain), each failure with its error.
+pub(crate) async fn chain_credentials(
+    config: &SdkConfig,
+    timeout: u64,
+) -> Result<Credentials, Error> {
+    let provider = config
+        .credentials_provider()
+        .ok_or_else(|| Error::NoCredentials {
+            detail: "no credential provider configured".into(),
+        })?;
+    provider
+        .provide_credentials()
+        .await
+        .map_err(|e| credentials_error(e, timeout))
 }
 
 /// How long the metadata service may take to tell a region before we give up on it.
@@ -186,7 +202,7 @@ impl Fetch for AwsFetcher {
     }
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -18,5 +18,6 @@ pub mod obtain;
 pub mod output;
 pub mod profile;
 pub mod settings;
+pub mod signin;
 pub mod target;
 pub mod token;

@@ -35,6 +35,9 @@ pub struct Context<'a> {
     pub clock: &'a dyn Fn() -> SystemTime,
     /// When the run started; `--timeout` counts from here.
     pub start: Instant,
+    /// The signed-in identity (`signin::Session::identity`) whose role credentials the
+    /// fetcher uses, if sign-in is configured: part of the cache key.
+    pub signed_in: Option<&'a str>,
 }
 
 /// Gets a token for `req`: from the cache when allowed and fresh, else from `ctx.fetcher`.
@@ -71,13 +74,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         }
         (_, Some(c)) => c,
     };
-    let key = CacheKey::new(
-        &req.targets,
-        &region,
-        req.endpoint.as_ref().map(|e| e.value.as_str()),
-        req.profile_name(),
-        &Fingerprint::of(ctx.env),
-    );
+    let key = cache_key(req, ctx, &region);
 
     if req.cache == CacheMode::Use
         && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::INFO)
@@ -126,6 +123,33 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         token,
         source: Source::Aws,
     })
+}
+
+/// A fresh cached token for `req`, or `None`, without fetching anything: what the signed-in
+/// path serves before it looks at the session, so a token cached for the person is a hit
+/// even while the session itself is due for renewal.
+pub fn cached_token(req: &TokenRequest, ctx: &Context<'_>) -> Option<Obtained> {
+    let (CacheMode::Use, Some(cache), Some(region)) = (req.cache, ctx.cache, &req.region) else {
+        return None;
+    };
+    let key = cache_key(req, ctx, &region.value);
+    fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::DEBUG)
+}
+
+/// The cache key of `req` in `region`, for the identity of the credential chain narrowed to
+/// the signed-in person, if any.
+fn cache_key(req: &TokenRequest, ctx: &Context<'_>, region: &str) -> CacheKey {
+    let identity = match ctx.signed_in {
+        Some(person) => Fingerprint::of(ctx.env).with_signed_in(person),
+        None => Fingerprint::of(ctx.env),
+    };
+    CacheKey::new(
+        &req.targets,
+        region,
+        req.endpoint.as_ref().map(|e| e.value.as_str()),
+        req.profile_name(),
+        &identity,
+    )
 }
 
 fn fetch_uncached(ctx: &Context<'_>, call: Call<'_>) -> Result<Obtained, Error> {
@@ -257,6 +281,7 @@ mod tests {
                 fetcher: f,
                 clock: &clock,
                 start: Instant::now(),
+                signed_in: None,
             },
         )
     }

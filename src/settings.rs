@@ -45,6 +45,8 @@ pub struct TokenRequest {
     pub timeout: Duration,
     pub min_validity: Duration,
     pub cache: CacheMode,
+    /// The built-in sign-in, when the profile (or flags, or variables) configure one.
+    pub signin: Option<crate::signin::SigninConfig>,
 }
 
 impl TokenRequest {
@@ -98,21 +100,7 @@ impl TokenRequest {
         });
         let profile_name = profile.as_ref().map_or("default", |p| p.value.as_str());
 
-        let region = sourced(args.region.clone(), "--region")
-            // The host names the region the cluster lives in; any other region would answer
-            // ClusterNotFound, so it wins over the general defaults.
-            .or_else(|| sourced(host_region, "--host"))
-            .or_else(|| sourced(env.get(env::AWS_REGION).map(str::to_owned), env::AWS_REGION))
-            .or_else(|| {
-                sourced(
-                    env.get(env::AWS_DEFAULT_REGION).map(str::to_owned),
-                    env::AWS_DEFAULT_REGION,
-                )
-            })
-            .or_else(|| {
-                let file = env.config_file()?;
-                sourced(profile::setting(&file, profile_name, "region"), "profile")
-            });
+        let region = offline_region(args.region.clone(), host_region, profile_name, env);
 
         let endpoint = match &args.endpoint_url {
             Some(url) => Some(Sourced {
@@ -136,7 +124,9 @@ impl TokenRequest {
             (false, true) => CacheMode::Refresh,
             (false, false) => CacheMode::Use,
         };
+        let signin = crate::signin::SigninConfig::resolve(&args.signin, profile_name, env)?;
         Ok(TokenRequest {
+            signin,
             targets,
             region,
             profile,
@@ -146,6 +136,31 @@ impl TokenRequest {
             cache,
         })
     }
+}
+
+/// The region as aws-config would resolve it, from what can be read without the network:
+/// the flag, the region in `--host`, the variables, the profile.
+pub fn offline_region(
+    explicit: Option<String>,
+    host_region: Option<String>,
+    profile_name: &str,
+    env: &Env,
+) -> Option<Sourced<String>> {
+    sourced(explicit, "--region")
+        // The host names the region the cluster lives in; any other region would answer
+        // ClusterNotFound, so it wins over the general defaults.
+        .or_else(|| sourced(host_region, "--host"))
+        .or_else(|| sourced(env.get(env::AWS_REGION).map(str::to_owned), env::AWS_REGION))
+        .or_else(|| {
+            sourced(
+                env.get(env::AWS_DEFAULT_REGION).map(str::to_owned),
+                env::AWS_DEFAULT_REGION,
+            )
+        })
+        .or_else(|| {
+            let file = env.config_file()?;
+            sourced(profile::setting(&file, profile_name, "region"), "profile")
+        })
 }
 
 fn sourced(value: Option<String>, from: &'static str) -> Option<Sourced<String>> {

@@ -109,14 +109,7 @@ pub enum Miss {
 
 /// Decodes `bytes` as an entry for `expected` (or for any key when `None`, for listing).
 pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Result<Entry, Miss> {
-    #[derive(Deserialize)]
-    struct Schema {
-        schema: u32,
-    }
-    let schema: Schema = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
-    if schema.schema != SCHEMA {
-        return Err(Miss::ForeignSchema(schema.schema));
-    }
+    super::store::check_schema(bytes, SCHEMA)?;
     let stored: Stored = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
     if expected.is_some_and(|m| *m != stored.meta) {
         return Err(Miss::OtherKey);

@@ -96,6 +96,16 @@ impl Fingerprint {
         hex::encode(&h.finalize()[..16])
     }
 
+    /// This fingerprint narrowed to one signed-in identity (see `signin::Session::identity`):
+    /// the same credential chain signed in as another person is another identity.
+    pub fn with_signed_in(&self, identity: &str) -> Fingerprint {
+        let mut h = Sha256::new();
+        h.update(b"redshift-idc-token signed in\0");
+        h.update(self.0);
+        field(&mut h, identity.as_bytes());
+        Fingerprint(h.finalize().into())
+    }
+
     /// Reads the inputs of the credential chain. A file that is missing or unreadable counts
     /// as absent (and differs from any content).
     pub fn of(env: &Env) -> Self {

@@ -19,6 +19,8 @@ use tracing::info;
 pub struct LockGuard {
     file: File,
     pub(super) key_id: String,
+    /// The lock file, so a store can tell its own guards from another store's.
+    pub(super) path: PathBuf,
 }
 
 impl Drop for LockGuard {
@@ -58,6 +60,7 @@ pub fn acquire(
                 return Ok(Some(LockGuard {
                     file,
                     key_id: key_id.to_owned(),
+                    path: path.to_owned(),
                 }));
             }
             Err(TryLockError::Error(e)) => return Err(e),

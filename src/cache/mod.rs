@@ -1,26 +1,27 @@
-//! The on-disk token cache: a private directory of one small file per key.
+//! The on-disk cache: private, versioned directories of one small file per key.
 //!
-//! Layout: `<root>/v<SCHEMA>/<key>.json` (the entry) and `<key>.lock` (its lock). Entries are
-//! replaced atomically (temporary file in the same directory, fsync, rename), so a reader
-//! without the lock sees the old entry or the new one, never a mix; that is what lets a cache
-//! hit be a single file read. The directory must be private: one that is a symlink, owned by
-//! someone else, or writable by group or others is refused, and the run goes on uncached.
+//! Layout: `<root>/v<SCHEMA>/<key>.json` (a token entry) and `<key>.lock` (its lock); other
+//! kinds of entry (the sign-in sessions) live in sibling directories of their own, each with
+//! its own format version, and share one implementation of the storage rules ([`Store`]).
+//! Entries are replaced atomically (temporary file in the same directory, fsync, rename), so
+//! a reader without the lock sees the old entry or the new one, never a mix; that is what lets
+//! a cache hit be a single file read. The directory must be private: one that is a symlink,
+//! owned by someone else, or writable by group or others is refused, and the run goes on
+//! uncached.
 
 mod entry;
 mod key;
 mod lock;
+mod store;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
-
-use tracing::debug;
-use zeroize::Zeroizing;
 
 pub use entry::{Entry, MAX_CACHED_LIFETIME, Miss, decode};
 pub use key::{CacheKey, Fingerprint, KeyMeta, SCHEMA};
 pub use lock::{LockGuard, Mode};
+pub use store::{Store, check_schema};
 
 /// How long after expiry an entry is kept before `prune` removes it.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -56,74 +57,52 @@ pub enum Unavailable {
     },
 }
 
-/// An opened, checked cache directory.
+/// An opened, checked cache directory: the token entries.
 #[derive(Debug, Clone)]
 pub struct Cache {
     root: PathBuf,
-    dir: PathBuf,
+    tokens: Store,
 }
 
 impl Cache {
     /// Creates (0700) and checks the cache directories.
     pub fn open(root: PathBuf) -> Result<Cache, Unavailable> {
-        let dir = root.join(format!("v{SCHEMA}"));
-        for d in [&root, &dir] {
-            create_private_dir(d).map_err(|source| Unavailable::Create {
-                path: d.clone(),
-                source,
-            })?;
-            check_private_dir(d)?;
-        }
-        Ok(Cache { root, dir })
+        let tokens = Store::open(&root, &format!("v{SCHEMA}"))?;
+        Ok(Cache { root, tokens })
     }
 
     pub fn root(&self) -> &Path {
         &self.root
     }
 
-    fn entry_path(&self, id: &str) -> PathBuf {
-        self.dir.join(format!("{id}.json"))
+    /// Another kind of entry's store, in its own (versioned) directory under the same root.
+    pub fn store(&self, name: &str) -> Result<Store, Unavailable> {
+        Store::open(&self.root, name)
     }
 
     /// Reads the entry for `key`, without locking (see the module comment for why that is safe).
     pub fn read(&self, key: &CacheKey, now: SystemTime) -> Result<Entry, Miss> {
-        let bytes = read_private_file(&self.entry_path(&key.id))?;
+        let bytes = self.tokens.read(&key.id)?;
         decode(&bytes, Some(&key.meta), now)
     }
 
     /// Takes `key`'s lock, waiting until `deadline` at most (`Ok(None)` when it passed).
     pub fn lock(&self, key: &CacheKey, deadline: Instant) -> io::Result<Option<LockGuard>> {
-        let path = lock::lock_path(&self.entry_path(&key.id));
-        lock::acquire(&path, &key.id, Mode::Exclusive, deadline)
+        self.tokens.lock(&key.id, Mode::Exclusive, deadline)
     }
 
     /// Atomically replaces `key`'s entry. Requires the key's lock, so it cannot race a writer.
     pub fn write(&self, guard: &LockGuard, key: &CacheKey, entry: &Entry) -> io::Result<()> {
-        if guard.key_id != key.id {
-            return Err(io::Error::other("lock guard is for another key"));
-        }
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".tmp.")
-            .suffix(".json")
-            .tempfile_in(&self.dir)?;
-        tmp.write_all(&entry.encode())?;
-        tmp.as_file().sync_all()?;
-        tmp.persist(self.entry_path(&key.id)).map_err(|e| e.error)?;
-        // Make the rename itself durable, so a crash cannot resurrect the old entry.
-        #[cfg(unix)]
-        File::open(&self.dir)?.sync_all()?;
-        Ok(())
+        self.tokens.write(guard, &key.id, &entry.encode())
     }
 
     /// Every entry file with what it holds (or why it is unusable), in file-name order.
     /// Each is read under a shared lock; one being rewritten right now is marked busy.
     pub fn list(&self, now: SystemTime) -> io::Result<Vec<Listed>> {
         let mut out = Vec::new();
-        for path in self.entry_files()? {
-            let lock_path = lock::lock_path(&path);
-            let id = file_id(&path);
-            let guard = lock::acquire(&lock_path, &id, Mode::Shared, Instant::now())?;
-            let state = read_private_file(&path).and_then(|b| decode(&b, None, now));
+        for id in self.tokens.ids()? {
+            let guard = self.tokens.lock(&id, Mode::Shared, Instant::now())?;
+            let state = self.tokens.read(&id).and_then(|b| decode(&b, None, now));
             out.push(Listed {
                 id,
                 busy: guard.is_none(),
@@ -142,30 +121,27 @@ impl Cache {
         matches: impl Fn(Option<&KeyMeta>) -> bool,
     ) -> io::Result<usize> {
         let mut removed = 0;
-        for path in self.entry_files()? {
-            let id = file_id(&path);
-            let meta = read_private_file(&path)
+        for id in self.tokens.ids()? {
+            let meta = self
+                .tokens
+                .read(&id)
                 .and_then(|b| decode(&b, None, now))
                 .ok()
                 .map(|e| e.meta);
             if !matches(meta.as_ref()) {
                 continue;
             }
-            let Some(_guard) =
-                lock::acquire(&lock::lock_path(&path), &id, Mode::Exclusive, deadline)?
-            else {
+            let Some(guard) = self.tokens.lock(&id, Mode::Exclusive, deadline)? else {
                 return Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     format!("entry {id} stayed locked by another process"),
                 ));
             };
-            match fs::remove_file(&path) {
-                Ok(()) => removed += 1,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
+            if self.tokens.remove(&guard, &id)? {
+                removed += 1;
             }
         }
-        self.remove_temp_files(None)?;
+        self.tokens.remove_temp_files(None)?;
         Ok(removed)
     }
 
@@ -179,60 +155,24 @@ impl Cache {
     pub fn prune(&self, now: SystemTime) -> io::Result<usize> {
         let mut removed = 0;
         let old = |t: SystemTime| t + PRUNE_AFTER < now;
-        for path in self.entry_files()? {
-            let expired = match read_private_file(&path).and_then(|b| decode(&b, None, now)) {
+        for id in self.tokens.ids()? {
+            let expired = match self.tokens.read(&id).and_then(|b| decode(&b, None, now)) {
                 Ok(e) => old(e.trusted_until()),
-                Err(_) => fs::symlink_metadata(&path)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(old),
+                Err(_) => self.tokens.modified(&id).is_some_and(old),
             };
             if !expired {
                 continue;
             }
-            let lock_path = lock::lock_path(&path);
-            let id = file_id(&path);
-            if let Some(_guard) = lock::acquire(&lock_path, &id, Mode::Exclusive, Instant::now())? {
-                fs::remove_file(&path)?;
-                let _ = fs::remove_file(&lock_path);
+            if let Some(guard) = self.tokens.lock(&id, Mode::Exclusive, Instant::now())? {
+                self.tokens.remove(&guard, &id)?;
+                self.tokens.remove_lock_file(guard);
                 removed += 1;
             }
         }
         // A writer takes milliseconds; an hour-old temporary file has no writer any more.
-        self.remove_temp_files(Some(now - Duration::from_secs(3600)))?;
+        self.tokens
+            .remove_temp_files(Some(now - Duration::from_secs(3600)))?;
         Ok(removed)
-    }
-
-    /// Removes the temporary files that writers killed between write and rename left behind:
-    /// those last modified before `before`, or all of them.
-    fn remove_temp_files(&self, before: Option<SystemTime>) -> io::Result<()> {
-        for item in fs::read_dir(&self.dir)? {
-            let path = item?.path();
-            let is_temp = path
-                .file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.starts_with(".tmp."));
-            let old_enough = before.is_none_or(|b| {
-                fs::symlink_metadata(&path)
-                    .and_then(|m| m.modified())
-                    .is_ok_and(|t| t < b)
-            });
-            if is_temp && old_enough {
-                let _ = fs::remove_file(&path);
-            }
-        }
-        Ok(())
-    }
-
-    fn entry_files(&self) -> io::Result<Vec<PathBuf>> {
-        let mut files: Vec<PathBuf> = fs::read_dir(&self.dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                let name = p.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-                name.ends_with(".json") && !name.starts_with('.')
-            })
-            .collect();
-        files.sort();
-        Ok(files)
     }
 }
 
@@ -245,88 +185,6 @@ pub struct Listed {
     pub state: Result<Entry, Miss>,
 }
 
-fn file_id(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or_default()
-        .to_owned()
-}
-
-fn create_private_dir(path: &Path) -> io::Result<()> {
-    let mut b = fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(path)
-}
-
-/// Refuses a directory that someone else could write or redirect.
-fn check_private_dir(path: &Path) -> Result<(), Unavailable> {
-    let insecure = |problem| Unavailable::Insecure {
-        path: path.to_owned(),
-        problem,
-    };
-    let meta = fs::symlink_metadata(path).map_err(|source| Unavailable::Create {
-        path: path.to_owned(),
-        source,
-    })?;
-    if meta.file_type().is_symlink() {
-        return Err(insecure("a symbolic link"));
-    }
-    if !meta.is_dir() {
-        return Err(insecure("not a directory"));
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if meta.uid() != unsafe { libc::geteuid() } {
-            return Err(insecure("owned by another user"));
-        }
-        if meta.mode() & 0o022 != 0 {
-            return Err(insecure("writable by group or others"));
-        }
-    }
-    Ok(())
-}
-
-/// Reads a small regular file owned by this user, without following a symlink and without
-/// blocking on a FIFO; anything else is `Miss::Unsafe`.
-fn read_private_file(path: &Path) -> Result<Zeroizing<Vec<u8>>, Miss> {
-    let mut opts = OpenOptions::new();
-    opts.read(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::custom_flags(
-        &mut opts,
-        libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-    );
-    let file = match opts.open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(Miss::Absent),
-        Err(e) => {
-            debug!(path = %path.display(), error = %e, "cache entry unreadable");
-            return Err(Miss::Unsafe);
-        }
-    };
-    let meta = file.metadata().map_err(|_| Miss::Unsafe)?;
-    if !meta.is_file() || meta.len() > entry::MAX_ENTRY_BYTES {
-        return Err(Miss::Unsafe);
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        if meta.uid() != unsafe { libc::geteuid() } {
-            return Err(Miss::Unsafe);
-        }
-    }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
-    file.take(entry::MAX_ENTRY_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|_| Miss::Unsafe)?;
-    Ok(bytes)
-}
-
 /// How long a lock may be waited for: half the run's budget, so that a fetch without the
 /// cache still fits in the other half when the lock cannot be had.
 pub fn lock_deadline(start: Instant, timeout: Duration) -> Instant {
@@ -336,6 +194,7 @@ pub fn lock_deadline(start: Instant, timeout: Duration) -> Instant {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
 
     use crate::token::{AuthToken, Secret};
 
@@ -363,7 +222,7 @@ mod tests {
             cache.write(&guard, &k, &e).unwrap();
         }
         assert_eq!(cache.prune(now).unwrap(), 1);
-        let names: Vec<String> = fs::read_dir(&cache.dir)
+        let names: Vec<String> = fs::read_dir(cache.tokens.dir())
             .unwrap()
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();

@@ -20,6 +20,7 @@ mod credentials;
 mod destination;
 mod report;
 mod shared_files;
+mod signin_check;
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -53,7 +54,10 @@ pub struct Inputs<'a> {
 pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
     // One fetcher plays both parts, so the credentials the probe resolves are the ones the
     // call uses (a credential_process runs once).
-    let aws = AwsFetcher::default();
+    let aws = match signed_in_credentials(args, global, env) {
+        Some(creds) => AwsFetcher::with_credentials(creds),
+        None => AwsFetcher::default(),
+    };
     let report = diagnose(&Inputs {
         args: &args.token,
         env,
@@ -72,6 +76,25 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
     }
     crate::output::emit(doc.as_bytes())?;
     Ok(report.exit_code())
+}
+
+/// The cached session's role credentials, when sign-in is configured and a fresh session is
+/// cached: the credentials a token run would call with. `doctor` never signs in itself.
+fn signed_in_credentials(
+    args: &DoctorArgs,
+    global: &GlobalArgs,
+    env: &Env,
+) -> Option<aws_credential_types::Credentials> {
+    let req = TokenRequest::from_args(&args.token, env).ok()?;
+    let cfg = req.signin.as_ref()?;
+    let cache = crate::cache::default_root(global.cache_dir.as_deref())
+        .and_then(|root| crate::cache::Cache::open(root).ok());
+    let region = req.region.as_ref().map(|r| r.value.as_str());
+    let status = crate::signin::status(cfg, region, cache.as_ref(), env);
+    status
+        .session
+        .filter(|s| s.is_fresh(SystemTime::now()))
+        .map(|s| s.credentials.to_sdk())
 }
 
 /// Runs every step in order; a step whose input failed is skipped.
@@ -148,14 +171,31 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
         }
     };
 
-    // 5. The cache (never blocks the call: a token run goes on without it).
+    // 5. The sign-in, when configured: whose session the call would use.
+    let mut signed_in = true;
+    if let Some(cfg) = &req.signin {
+        let cache = crate::cache::default_root(inp.cache_dir)
+            .and_then(|root| crate::cache::Cache::open(root).ok());
+        let status = crate::signin::status(cfg, region.as_deref(), cache.as_ref(), inp.env);
+        signed_in = status
+            .session
+            .as_ref()
+            .is_some_and(|s| s.is_fresh((inp.clock)()));
+        steps.push(signin_check::signin_step(&status, (inp.clock)()));
+    }
+
+    // 6. The cache (never blocks the call: a token run goes on without it).
     steps.push(cache_step(inp));
 
-    // 6. One real call, bypassing the cache.
-    match (&region, creds_ok) {
-        (None, _) => steps.push(Step::skipped("call", "needs a region")),
-        (_, false) => steps.push(Step::skipped("call", "needs working credentials")),
-        (Some(region), true) => steps.push(call_step(inp, &req, region, &inferred)),
+    // 7. One real call, bypassing the cache.
+    match (&region, creds_ok, signed_in) {
+        (None, _, _) => steps.push(Step::skipped("call", "needs a region")),
+        (_, false, _) => steps.push(Step::skipped("call", "needs working credentials")),
+        (_, _, false) => steps.push(Step::skipped(
+            "call",
+            "needs a signed-in session (run `redshift-idc-token login`)",
+        )),
+        (Some(region), true, true) => steps.push(call_step(inp, &req, region, &inferred)),
     }
     report
 }

@@ -34,7 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 E2E_DIR = Path(__file__).resolve().parent
 WIRE_SERVER = E2E_DIR / "redshift_wire_server.py"
 SCHEMA_PATH = REPO_ROOT / "plugin-config" / "schema" / "token-output.v1.schema.json"
-HELPER_DIR = REPO_ROOT / "plugin-config" / "python"
+# The source of the redshift_idc_token package (the unit tests import it from here; the wheel
+# suite in wheel/ uses the installed wheel instead).
+PACKAGE_SRC = REPO_ROOT / "plugin-config" / "python" / "src"
 
 ACCESS_KEY_ID = "AKIDE2ETEST"
 SECRET_ACCESS_KEY = "e2e-secret-access-key-not-real"
@@ -108,6 +110,28 @@ class Child:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+
+
+def process_alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (dead, not yet reaped by its parent) counts as gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
+def wait_until_gone(pids: list[int], timeout: float = 5) -> bool:
+    """Waits up to `timeout` seconds for every process in `pids` to be gone; True if they are."""
+    deadline = time.monotonic() + timeout
+    while any(process_alive(p) for p in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
 
 
 @pytest.fixture

@@ -14,7 +14,8 @@ the server side of exactly the exchange the driver performs for IAM Identity Cen
      itself), then the UTF-8 token. redshift_connector sends the token with no trailing NUL,
      the JDBC driver with one; both are accepted, and the token is recorded without it.
   5. Either AuthenticationOk, ParameterStatus x N, BackendKeyData, ReadyForQuery, and then
-     queries (`select <integer>` and `select pg_backend_pid()` answered with one int4 column;
+     queries (`select <integer>` and `select pg_backend_pid()` answered with one int4 column,
+     the few text queries SQLAlchemy's dialect sends on connect with one text column;
      BEGIN/COMMIT/ROLLBACK/SET
      acknowledged) over the extended protocol (Parse/Bind/Describe/Execute/Sync) or the simple
      Query message; or, when --expect-token-file is given and the token differs, an
@@ -54,6 +55,16 @@ PROTOCOL_3_0 = 196608
 AUTH_OK = 0
 AUTH_IDP_TOKEN = 14  # Redshift native IdP / IAM Identity Center token authentication
 OID_INT4 = 23
+OID_TEXT = 25
+# What SQLAlchemy's PostgreSQL/Redshift dialect asks once per new connection (sqlalchemy-redshift
+# on redshift_connector), answered as a real Redshift cluster does: one text column.
+DIALECT_QUERIES = {
+    "select pg_catalog.version()": ("version", "PostgreSQL 8.0.2 on i686-pc-linux-gnu, compiled by "
+                                    "GCC gcc (GCC) 3.4.2 20041017 (Red Hat 3.4.2-6.fc3), Redshift 1.0.77467"),
+    "select current_schema()": ("current_schema", "public"),
+    "show transaction isolation level": ("transaction_isolation", "serializable"),
+    "show standard_conforming_strings": ("standard_conforming_strings", "off"),
+}
 MAX_MESSAGE = 1 << 20  # no legitimate message in this exchange comes near 1 MiB
 
 # What a Redshift cluster reports after authentication (the driver reads client_encoding,
@@ -290,13 +301,17 @@ class Connection:
                 self.send(error_response("ERROR", "0A000", str(exc)))
                 failed = True
 
-    def answer(self, sql: bytes) -> tuple[str, str | None, int | None]:
+    def answer(self, sql: bytes) -> tuple[str, str | None, int | str | None]:
         """(command tag, column label, integer value) for the statements this stand-in knows.
 
         Scalar integer selects: `select <n> [as name]` and `select pg_backend_pid()` (which
-        dbt runs after connecting). Transaction control and SET are acknowledged.
+        dbt runs after connecting), the text answers of DIALECT_QUERIES (SQLAlchemy). Transaction
+        control and SET are acknowledged.
         """
         text = sql.decode("utf-8").strip().rstrip(";").strip()
+        canned = DIALECT_QUERIES.get(" ".join(text.split()).lower())
+        if canned:
+            return "SELECT 1", canned[0], canned[1]
         m = re.fullmatch(r"(?is)select\s+(-?\d+|pg_backend_pid\(\))(?:\s+as\s+(\w+))?", text)
         if m:
             if m.group(1).lower().startswith("pg_backend_pid"):
@@ -315,7 +330,7 @@ class Connection:
             return first, None, None
         raise ProtocolError(f"the Redshift stand-in does not support this statement: {text!r}")
 
-    def run(self, sql: bytes) -> tuple[str, str | None, int | None]:
+    def run(self, sql: bytes) -> tuple[str, str | None, int | str | None]:
         """Records and "executes" a statement (tracking the transaction status)."""
         self.entry["queries"].append(sql.decode("utf-8").strip())
         tag, label, value = self.answer(sql)
@@ -325,8 +340,9 @@ class Connection:
             self.tx_status = b"I"
         return tag, label, value
 
-    def row_description(self, label: str, result_format: int) -> bytes:
-        field = cstr(label) + struct.pack("!ihihih", 0, 0, OID_INT4, 4, -1, result_format)
+    def row_description(self, label: str, value: int | str, result_format: int) -> bytes:
+        oid, size = (OID_TEXT, -1) if isinstance(value, str) else (OID_INT4, 4)
+        field = cstr(label) + struct.pack("!ihihih", 0, 0, oid, size, -1, result_format)
         if self.server_protocol_version >= 1:
             # schema, table, column and catalog names, then Int16 flags (bit 0 nullable,
             # 4 autoincrement, 8 read-only, 12 searchable).
@@ -334,8 +350,11 @@ class Connection:
         return message(b"T", struct.pack("!h", 1) + field)
 
     @staticmethod
-    def data_row(value: int, result_format: int) -> bytes:
-        cell = struct.pack("!i", value) if result_format == 1 else str(value).encode("ascii")
+    def data_row(value: int | str, result_format: int) -> bytes:
+        if isinstance(value, str):
+            cell = value.encode("utf-8")  # text's binary and text formats are the same bytes
+        else:
+            cell = struct.pack("!i", value) if result_format == 1 else str(value).encode("ascii")
         return message(b"D", struct.pack("!h", 1) + struct.pack("!i", len(cell)) + cell)
 
     def simple_query(self, sql: bytes) -> None:
@@ -345,7 +364,7 @@ class Connection:
             self.send(error_response("ERROR", "0A000", str(exc)))
         else:
             if value is not None:
-                self.send(self.row_description(label, 0))
+                self.send(self.row_description(label, value, 0))
                 self.send(self.data_row(value, 0))
             self.send(message(b"C", cstr(tag)))
         self.send(ready_for_query(self.tx_status))
@@ -393,7 +412,7 @@ class Connection:
             sql, formats = self.portals[name]
         _, label, value = self.answer(sql)
         if value is not None:
-            self.send(self.row_description(label, formats[0] if formats else 0))
+            self.send(self.row_description(label, value, formats[0] if formats else 0))
         else:
             self.send(message(b"n"))  # NoData
 
@@ -473,6 +492,9 @@ class Server:
             except socket.timeout:
                 continue
             accepted += 1
+            # Without it, Nagle holds a small reply behind an unacknowledged one while the client
+            # delays its ACK: about 200 ms per connect (a connect is ~7 ms with it).
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             entry = {"peer": f"{peer[0]}:{peer[1]}", "startup_params": None, "token": None,
                      "token_type": None, "idp_type": None, "plugin_name": None,
                      "token_had_nul": None, "outcome": None, "error": None, "tls": None,

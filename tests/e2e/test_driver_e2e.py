@@ -10,16 +10,16 @@ under test is
         ->  Redshift wire stand-in: AuthenticationRequest 14, the 'i' token message, `select 1`
 
 and the assertions compare the token the AWS stand-in logged as issued with the token the wire
-server received, byte for byte.
+server received, byte for byte. The other way in, the driver running the executable itself
+through ``credentials_provider="redshift_idc_token.IdpTokenAuthPlugin"``, is proven through the
+installed wheel in wheel/test_wheel_e2e.py.
 """
 
 from __future__ import annotations
 
 import json
 import ssl
-import subprocess
 import sys
-import textwrap
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -27,8 +27,7 @@ import jsonschema
 import pytest
 import redshift_connector
 
-from conftest import (ACCESS_KEY_ID, CLUSTER_ID, HELPER_DIR, PROCESS_TIMEOUT, REGION, SCHEMA_PATH,
-                      Pki, Rit, WireServer)
+from conftest import ACCESS_KEY_ID, CLUSTER_ID, REGION, SCHEMA_PATH, Pki, Rit, WireServer
 
 DRIVER_TIMEOUT = 15  # socket timeout for the driver, seconds
 PYTHON_FORMAT_KEYS = {"credentials_provider", "token", "token_type"}
@@ -166,83 +165,6 @@ def test_verify_full_checks_the_host_name(
     first, second = server.finish()["connections"]
     assert first["token"] is None
     assert second["outcome"] == "ok" and second["token"] == kwargs["token"]
-
-
-def test_plugin_config_helper_connects(
-        rit: Rit, start_wire_server, trust_test_ca: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(HELPER_DIR))
-    import redshift_idc_token_helper as helper
-
-    server = start_wire_server(max_connections=1)
-    conn = helper.connect(host="localhost", port=server.port, database="dev",
-                          cluster_id=CLUSTER_ID, region=REGION, executable=str(rit.bin),
-                          extra_args=["--endpoint-url", rit.standin.url, "--no-cache"],
-                          env=rit.env, timeout=60, sslmode="verify-full",
-                          driver_timeout=DRIVER_TIMEOUT)
-    try:
-        assert select_one(conn) == 1
-    finally:
-        conn.close()
-
-    issued = rit.standin.issued_tokens()
-    assert len(issued) == 1
-    assert_standin_saw_one_good_request(rit)
-    assert_authenticated_with(server, issued[0])
-
-
-def test_plugin_config_helper_reports_executable_errors(
-        rit: Rit, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A real failure of the executable (no credentials at all) surfaces with its stderr."""
-    monkeypatch.syspath_prepend(str(HELPER_DIR))
-    import redshift_idc_token_helper as helper
-
-    env = {k: v for k, v in rit.env.items() if k not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-                                                          "AWS_SESSION_TOKEN")}
-    with pytest.raises(helper.TokenHelperError) as excinfo:
-        helper.get_token_kwargs(cluster_id=CLUSTER_ID, region=REGION, executable=str(rit.bin),
-                                extra_args=["--endpoint-url", rit.standin.url, "--no-cache"],
-                                env=env, timeout=60)
-    assert excinfo.value.returncode not in (0, None)
-    assert excinfo.value.stderr, "the executable's explanation should be carried in the error"
-    assert excinfo.value.stderr in str(excinfo.value)
-    assert rit.standin.issued_tokens() == []
-
-
-def test_dbt_launcher_uses_the_token_from_exec(
-        rit: Rit, start_wire_server, trust_test_ca: Path, tmp_path: Path) -> None:
-    """`redshift-idc-token exec -- python <dbt-like program>` with the redshift_idc_dbt bridge.
-
-    The child makes the same redshift_connector.connect call dbt-redshift makes for the
-    `method: database` profile in plugin-config/python/profiles.yml (placeholder user and
-    password); the bridge must replace them with the token from the environment.
-    """
-    server = start_wire_server()
-    program = tmp_path / "dbt_like.py"
-    program.write_text(textwrap.dedent(f"""
-        import sys
-        sys.path.insert(0, {str(HELPER_DIR)!r})
-        import redshift_connector, redshift_idc_dbt
-        redshift_idc_dbt.install()
-        conn = redshift_connector.connect(
-            host="localhost", port={server.port}, database="dev", region=None, auto_create=False,
-            db_groups=[], timeout={DRIVER_TIMEOUT}, is_serverless=False, ssl=True,
-            sslmode="verify-full", tcp_keepalive=True, user="", password="not-used-idc-token-auth")
-        cur = conn.cursor()
-        cur.execute("select 1")
-        print(cur.fetchall()[0][0])
-        conn.close()
-        """))
-    argv = [str(rit.bin), "exec", "--cluster-id", CLUSTER_ID, "--region", REGION,
-            "--endpoint-url", rit.standin.url, "--no-cache", "--", sys.executable, str(program)]
-    proc = subprocess.run(argv, env=dict(rit.env, SSL_CERT_FILE=str(trust_test_ca)),
-                          stdin=subprocess.DEVNULL, capture_output=True, timeout=PROCESS_TIMEOUT)
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    assert proc.stdout.decode().strip() == "1"
-
-    (issued,) = rit.standin.issued_tokens()
-    assert_standin_saw_one_good_request(rit)
-    seen = assert_authenticated_with(server, issued)
-    assert seen["startup_params"]["user"] == ""  # the placeholder user was not sent
 
 
 def test_json_format_matches_the_schema(rit: Rit) -> None:

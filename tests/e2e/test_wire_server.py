@@ -73,14 +73,20 @@ def idc_params(**extra: str) -> dict[str, str]:
                 idp_type="AwsIdc", token_type="SUBJECT_TOKEN", **extra)
 
 
-def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> None:
-    server = start_wire_server(expect_token=TOKEN)
+def signed_in(server, pki, token: bytes) -> tuple[RawClient, list[tuple[bytes, bytes]]]:
+    """A client past TLS, the startup message, request 14 and the 'i' message with `token`;
+    returns it with the server's answer up to ReadyForQuery."""
     c = RawClient(server.port, pki.ca_cert)
     c.start_tls()
     c.startup(**idc_params())
     assert c.read() == (b"R", struct.pack("!i", 14))
-    c.send(b"i", TOKEN.encode() + b"\0")
-    msgs = c.read_until(b"Z")
+    c.send(b"i", token)
+    return c, c.read_until(b"Z")
+
+
+def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> None:
+    server = start_wire_server(expect_token=TOKEN)
+    c, msgs = signed_in(server, pki, TOKEN.encode() + b"\0")
     codes = [m[0] for m in msgs]
     assert codes[0] == b"R" and msgs[0][1] == struct.pack("!i", 0)
     status = dict(m[1][:-1].split(b"\0", 1) for m in msgs if m[0] == b"S")
@@ -107,6 +113,21 @@ def test_jdbc_style_token_with_nul_and_simple_query(start_wire_server, pki) -> N
     assert conn["token_had_nul"] is True
     assert conn["startup_params"]["plugin_name"] == "com.amazon.redshift.plugin.IdpTokenAuthPlugin"
     assert conn["queries"] == ["select 1", "drop table users"]
+
+
+def test_sqlalchemy_dialect_queries_get_one_text_column(start_wire_server, pki) -> None:
+    server = start_wire_server(expect_token=TOKEN)
+    c, _ = signed_in(server, pki, TOKEN.encode())
+
+    c.send(b"Q", b"SELECT  current_schema()\0")
+    msgs = c.read_until(b"Z")
+    assert [m[0] for m in msgs] == [b"T", b"D", b"C", b"Z"]
+    (oid,) = struct.unpack_from("!i", msgs[0][1], 2 + len(b"current_schema\0") + 6)
+    assert oid == 25  # text
+    assert msgs[1][1] == struct.pack("!hi", 1, 6) + b"public"
+    c.send(b"X", b"")
+    c.close()
+    assert server.finish()["connections"][0]["queries"] == ["SELECT  current_schema()"]
 
 
 def test_plain_text_connection_is_refused(start_wire_server) -> None:

@@ -4,6 +4,11 @@
 #[path = "../support/aws_standin.rs"]
 #[allow(dead_code)]
 mod aws_standin;
+#[path = "../support/idc_selftest.rs"]
+mod idc_selftest;
+#[path = "../support/idc_standin.rs"]
+#[allow(dead_code)]
+mod idc_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
@@ -18,5 +23,7 @@ mod plugin_config;
 mod release;
 mod resolve;
 mod secrets;
+mod signin;
+mod signin_cli;
 mod token_cmd;
 mod torture;

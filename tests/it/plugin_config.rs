@@ -6,10 +6,11 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command as StdCommand, Output, Stdio};
 
 use crate::common::*;
+use crate::idc_standin::{IdcConfig, IdcStandIn, Op};
 
 /// A token with every character that properties files and URLs treat specially.
 const TRICKY_JDBC: &str = r"a=b:c#d!e\f g&h%i+j";
@@ -576,6 +577,47 @@ fn example_profiles() -> Vec<(String, BTreeMap<String, String>)> {
         .collect()
 }
 
+/// The application and role of `config.example`, which the Identity Center stand-in is told
+/// to serve, and a sandbox whose `my-idp-cli` prints the stand-in's JWT for alice.
+fn example_world() -> (StandIn, IdcStandIn, Sandbox) {
+    let all = parse_ini(&read("plugin-config/aws/config.example"));
+    let ci = &all
+        .iter()
+        .find(|(n, _)| n == "profile redshift-ci")
+        .unwrap()
+        .1;
+    let idc = IdcStandIn::start_with(IdcConfig {
+        application_arn: ci["redshift_idc_application_arn"].clone(),
+        ..IdcConfig::default()
+    });
+    let s = StandIn::start();
+    let mut sb = Sandbox::new(&s);
+    sb.unset("AWS_REGION");
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
+    sb.set(
+        "AWS_CONFIG_FILE",
+        file("plugin-config/aws/config.example").to_str().unwrap(),
+    );
+    let bin = sb.home().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let jwt = idc.jwt_for("alice", std::time::Duration::from_secs(600));
+    let idp = bin.join("my-idp-cli");
+    std::fs::write(&idp, format!("#!/bin/sh\nprintf '%s\\n' '{jwt}'\n")).unwrap();
+    set_mode(&idp, 0o755);
+    std::os::unix::fs::symlink(BIN, bin.join("redshift-idc-token")).unwrap();
+    std::os::unix::fs::symlink(
+        file("plugin-config/aws/redshift-idc-role-credentials"),
+        bin.join("redshift-idc-role-credentials"),
+    )
+    .unwrap();
+    sb.set(
+        "PATH",
+        &format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
+    );
+    (s, idc, sb)
+}
+
 #[test]
 fn aws_config_example_profiles_are_accepted_with_their_regions() {
     let all = parse_ini(&read("plugin-config/aws/config.example"));
@@ -585,17 +627,24 @@ fn aws_config_example_profiles_are_accepted_with_their_regions() {
     );
     let profiles = example_profiles();
     let names: Vec<&str> = profiles.iter().map(|(n, _)| n.as_str()).collect();
-    assert_eq!(names, ["redshift-sso", "redshift-idc", "redshift-idc-apac"]);
-    assert!(profiles[0].1.contains_key("sso_session"));
-    assert!(profiles[1].1["credential_process"].starts_with("redshift-idc-role-credentials "));
-
-    let s = StandIn::start();
-    let mut sb = Sandbox::new(&s);
-    sb.unset("AWS_REGION");
-    sb.set(
-        "AWS_CONFIG_FILE",
-        file("plugin-config/aws/config.example").to_str().unwrap(),
+    assert_eq!(
+        names,
+        [
+            "redshift-bootstrap",
+            "redshift",
+            "redshift-ci",
+            "redshift-session"
+        ]
     );
+    assert!(profiles[0].1.contains_key("sso_session"));
+    assert_eq!(profiles[1].1["redshift_idc_signin"], "browser");
+    assert_eq!(profiles[2].1["redshift_idc_signin"], "jwt");
+    assert_eq!(
+        profiles[3].1["credential_process"],
+        "redshift-idc-token credentials --profile redshift"
+    );
+
+    let (s, idc, sb) = example_world();
     let readme = read("plugin-config/aws/README.md");
     for (name, keys) in &profiles {
         assert!(
@@ -604,7 +653,8 @@ fn aws_config_example_profiles_are_accepted_with_their_regions() {
         );
         let region = &keys["region"];
         // The environment's credentials come first in the chain, so the profile's own
-        // credentials (SSO sign-in, credential_process) are not needed for this check.
+        // credentials (SSO sign-in, credential_process) are not needed for this check;
+        // doctor never signs in.
         let out = sb.run(&["doctor", "--json", "--profile", name, "--cluster-id", "c1"]);
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("doctor --json");
         assert_eq!(
@@ -616,217 +666,120 @@ fn aws_config_example_profiles_are_accepted_with_their_regions() {
         assert_eq!(v["steps"][3]["details"]["profile"], name.as_str());
         assert_eq!(v["steps"][3]["details"]["defined"], true);
         assert_success(&out);
+        let signin = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|st| st["step"] == "sign-in");
         assert_eq!(
-            s.requests().last().unwrap().region.as_deref(),
-            Some(region.as_str())
+            signin.is_some(),
+            keys.contains_key("redshift_idc_role_arn"),
+            "{name}: {v}"
         );
 
-        // And the token command itself, with -v saying where the region came from.
-        let out = sb.run(&["-v", "--profile", name, "--cluster-id", "c1", "--no-cache"]);
+        // And the token command itself, with -v saying where the region came from; the
+        // browser profile is asked not to open a browser, and says to log in.
+        let out = sb.run(&[
+            "-v",
+            "--profile",
+            name,
+            "--cluster-id",
+            "c1",
+            "--no-cache",
+            "--no-browser",
+        ]);
+        if name == "redshift" {
+            assert_eq!(out.status.code(), Some(6), "{}", stderr(&out));
+            assert!(stderr(&out).contains("run `redshift-idc-token login` first"));
+            continue;
+        }
         assert_success(&out);
         let err = stderr(&out);
         assert!(
             err.contains(region.as_str()) && err.contains("from=\"profile\""),
             "{err}"
         );
+        assert_eq!(
+            s.requests().last().unwrap().region.as_deref(),
+            Some(region.as_str())
+        );
     }
-}
-
-/// base64url without padding, as in JWTs.
-fn b64url(data: &[u8]) -> String {
-    const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::new();
-    for chunk in data.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    out
+    // redshift-ci signed in with its JWT command: the token was asked for with alice's
+    // identity-enhanced role credentials.
+    assert_eq!(idc.count_ok(Op::CreateTokenWithIam), 1, "{}", idc.counts());
+    let tokens: Vec<String> = issued_tokens(&s);
+    assert!(
+        tokens.iter().any(|t| t.contains(".ASIAALICE")),
+        "{tokens:?}"
+    );
 }
 
 #[test]
-fn role_credentials_script_is_a_working_credential_process() {
-    const JWT: &str = "eyJhbGciOiJSUzI1NiJ9.JWT-SENTINEL-from-the-idp.sig";
-    const CONTEXT: &str = "CONTEXT-SENTINEL-identity-context-0123456789";
-    const ROLE_KEY: &str = "ASIASTUBROLE00000001";
-    // A payload whose encoding needs padding and uses both URL-safe characters.
-    let mut filler = String::from("???>>>~~~");
-    let encoded = loop {
-        let payload =
-            format!(r#"{{"sts:identity_context":"{CONTEXT}","sub":"user-1","x":"{filler}"}}"#);
-        let e = b64url(payload.as_bytes());
-        if !e.len().is_multiple_of(4) && e.contains('-') && e.contains('_') {
-            break e;
-        }
-        assert!(filler.len() < 40, "no suitable payload: {e}");
-        filler.push('?');
-    };
-    let id_token = format!("eyJhbGciOiJSUzI1NiJ9.{encoded}.SIGNATURE-SENTINEL");
-
-    let s = StandIn::start();
-    let mut sb = Sandbox::new(&s);
+fn the_credential_process_wrapper_and_profile_hand_out_the_session() {
+    let (s, idc, mut sb) = example_world();
+    // The processes the SDK starts must sign in themselves: no credentials in the
+    // environment, a bootstrap profile of static keys instead of the SSO one.
     sb.unset_credentials();
-    sb.unset("AWS_REGION");
-    let config = file("plugin-config/aws/config.example");
-    sb.set("AWS_CONFIG_FILE", config.to_str().unwrap());
-    let stub = sb.home().join("stub");
-    let bin = sb.home().join("bin");
-    std::fs::create_dir_all(&stub).unwrap();
-    std::fs::create_dir_all(&bin).unwrap();
-    let expiration = redshift_idc_token::token::rfc3339(
-        std::time::SystemTime::now() + std::time::Duration::from_secs(3600),
-    )
-    .replace('Z', "+00:00");
     std::fs::write(
-        stub.join("create-token.reply"),
-        format!(r#"{{"accessToken":"AT-SENTINEL","tokenType":"Bearer","expiresIn":3600,"idToken":"{id_token}"}}"#),
+        sb.home().join(".aws/credentials"),
+        format!("[stub-bootstrap]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\naws_session_token = {SESSION_TOKEN}\n"),
     )
     .unwrap();
-    std::fs::write(
-        stub.join("assume-role.reply"),
-        format!(
-            r#"{{"Credentials":{{"AccessKeyId":"{ROLE_KEY}","SecretAccessKey":"{SECRET_KEY}","SessionToken":"{SESSION_TOKEN}","Expiration":"{expiration}"}},"AssumedRoleUser":{{"Arn":"arn:aws:sts::111122223333:assumed-role/RedshiftIdcUser/x"}}}}"#
-        ),
-    )
-    .unwrap();
-    let write_exe = |path: &Path, body: &str| {
-        std::fs::write(path, body).unwrap();
-        set_mode(path, 0o755);
-    };
-    // A stand-in `aws`: records its arguments and request files, answers from the replies.
-    write_exe(
-        &bin.join("aws"),
-        &format!(
-            r#"#!/bin/sh
-set -eu
-d='{}'
-printf '%s\n' "$*" >>"$d/argv.log"
-for a in "$@"; do
-    case $a in file://*) cat "${{a#file://}}" >>"$d/input.log"; echo >>"$d/input.log" ;; esac
-done
-case " $* " in
-*" sso-oidc create-token-with-iam "*) cat "$d/create-token.reply" ;;
-*" sts assume-role "*) cat "$d/assume-role.reply" ;;
-*) echo "stub aws: unexpected: $*" >&2; exit 1 ;;
-esac
-"#,
-            stub.display()
-        ),
+    sb.set("REDSHIFT_IDC_TOKEN_BOOTSTRAP_PROFILE", "stub-bootstrap");
+    let mut config = read("plugin-config/aws/config.example");
+    config.push_str(
+        "\n[profile via-wrapper]\ncredential_process = redshift-idc-role-credentials --profile redshift-ci\nregion = eu-west-1\n",
     );
-    write_exe(
-        &bin.join("my-idp-cli"),
-        &format!("#!/bin/sh\nprintf '%s\\n' '{JWT}'\n"),
-    );
-    std::os::unix::fs::symlink(
-        file("plugin-config/aws/redshift-idc-role-credentials"),
-        bin.join("redshift-idc-role-credentials"),
-    )
-    .unwrap();
-    sb.set(
-        "PATH",
-        &format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display()),
-    );
-    let tmp = sb.home().join("tmp");
-    std::fs::create_dir(&tmp).unwrap();
-    sb.set("TMPDIR", tmp.to_str().unwrap());
+    let cfg = sb.home().join("config");
+    std::fs::write(&cfg, config).unwrap();
+    sb.set("AWS_CONFIG_FILE", cfg.to_str().unwrap());
 
     let out = sb.run(&[
         "doctor",
         "-vv",
         "--json",
         "--profile",
-        "redshift-idc",
+        "via-wrapper",
         "--cluster-id",
         "c1",
     ]);
-    let text = format!("{}{}", stdout(&out), stderr(&out));
-    let token = s.requests().last().and_then(|r| r.token.clone());
-    assert_no_secrets(&text, token.as_deref());
-    for secret in [JWT, CONTEXT, id_token.as_str(), "AT-SENTINEL"] {
-        assert!(!text.contains(secret), "{secret} leaked: {text}");
-    }
     assert_success(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let creds = &v["steps"][4]["details"];
     assert_eq!(creds["source"], "credential_process", "{v}");
     assert_eq!(creds["temporary"], true);
-    assert_eq!(creds["access_key_id"], "ASIA****0001");
-    assert!(creds["expiration"].as_str().unwrap().ends_with('Z'));
-    let r = s.requests();
-    assert_eq!(r.len(), 1);
-    assert_eq!(
-        r[0].access_key_id.as_deref(),
-        Some(ROLE_KEY),
-        "the call used the role session"
-    );
-    assert!(r[0].has_security_token);
-    assert_eq!(r[0].region.as_deref(), Some("eu-west-1"));
-
-    // What the script asked the AWS CLI for, and what it kept out of the arguments.
-    let argv = std::fs::read_to_string(stub.join("argv.log")).unwrap();
-    let calls: Vec<&str> = argv.lines().collect();
-    // doctor resolves the credentials once, in its credentials step, and its call reuses
-    // them: one run of the credential_process (which may prompt for MFA), two CLI calls.
-    assert_eq!(calls.len(), 2, "{argv}");
-    for pair in calls.chunks(2) {
-        assert!(pair[0].starts_with("--profile redshift-sso --region us-east-1 sso-oidc create-token-with-iam --cli-input-json file://"), "{argv}");
-        assert!(
-            pair[1].starts_with(
-                "--profile redshift-sso --region us-east-1 sts assume-role --cli-input-json file://"
-            ),
-            "{argv}"
-        );
-    }
-    for secret in [JWT, CONTEXT, id_token.as_str()] {
-        assert!(
-            !argv.contains(secret),
-            "a secret reached the aws arguments: {argv}"
-        );
-    }
-    let inputs: Vec<serde_json::Value> = std::fs::read_to_string(stub.join("input.log"))
-        .unwrap()
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(
-        inputs[0],
-        serde_json::json!({
-            "clientId": "arn:aws:sso::111122223333:application/ssoins-1111111111111111/apl-1111111111111111",
-            "grantType": "urn:ietf:params:oauth:grant-type:jwt-bearer",
-            "assertion": JWT,
-        })
-    );
-    assert_eq!(
-        inputs[1]["RoleArn"],
-        "arn:aws:iam::111122223333:role/RedshiftIdcUser"
-    );
-    assert_eq!(inputs[1]["DurationSeconds"], 3600);
-    assert_eq!(
-        inputs[1]["ProvidedContexts"],
-        serde_json::json!([{"ProviderArn": "arn:aws:iam::aws:contextProvider/IdentityCenter", "ContextAssertion": CONTEXT}])
-    );
-    // The private request files are gone.
-    let left: Vec<_> = std::fs::read_dir(&tmp)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(left.is_empty(), "temporary request files left: {left:?}");
-
-    // A failing step is reported by the script and surfaces as a credentials failure.
-    std::fs::write(stub.join("assume-role.reply"), "{}").unwrap();
-    let out = sb.run(&["doctor", "--profile", "redshift-idc", "--cluster-id", "c1"]);
-    assert_eq!(out.status.code(), Some(3), "{}", stdout(&out));
+    let last = s.requests().last().unwrap().clone();
     assert!(
-        stdout(&out).contains("credential_process"),
-        "{}",
-        stdout(&out)
+        last.access_key_id
+            .as_deref()
+            .unwrap()
+            .starts_with("ASIAALICE"),
+        "the call used alice's role session: {last:?}"
+    );
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    for secret in idc.issued_secrets() {
+        assert!(!text.contains(&secret), "a sign-in secret leaked");
+    }
+
+    // The browser profile, signed in with a JWT from the environment instead (so no browser
+    // is needed here), through the `redshift-session` profile's credential_process.
+    let bob = idc.jwt_for("bob", std::time::Duration::from_secs(600));
+    sb.set("REDSHIFT_IDC_TOKEN_SIGNIN", "jwt");
+    sb.set("REDSHIFT_IDC_TOKEN_JWT", &bob);
+    let out = sb.run(&[
+        "--profile",
+        "redshift-session",
+        "--cluster-id",
+        "c1",
+        "--no-cache",
+    ]);
+    assert_success(&out);
+    let last = s.requests().last().unwrap().clone();
+    assert!(
+        last.access_key_id
+            .as_deref()
+            .unwrap()
+            .starts_with("ASIABOB"),
+        "{last:?}"
     );
 }

@@ -219,10 +219,8 @@ impl Recorded {
 /// tests can use it while they run the CLI as a subprocess. Dropping it stops the server and
 /// cuts every open connection.
 pub struct StandIn {
-    url: String,
+    server: Server,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl StandIn {
@@ -238,18 +236,13 @@ impl StandIn {
 
     /// Starts with `cfg`, reporting a busy port or an unwritable log file as an error.
     pub fn try_start_with(cfg: Config) -> std::io::Result<StandIn> {
-        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], cfg.port)))?;
-        listener.set_nonblocking(true)?;
-        let url = format!("http://{}", listener.local_addr()?);
         let log = match &cfg.log_file {
             Some(path) => Some(Mutex::new(
                 OpenOptions::new().create(true).append(true).open(path)?,
             )),
             None => None,
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let (port, lifetime) = (cfg.port, cfg.max_lifetime);
         let shared = Arc::new(Shared {
             cfg,
             queue: Mutex::new(VecDeque::new()),
@@ -259,22 +252,19 @@ impl StandIn {
             running: AtomicBool::new(true),
             log,
         });
-        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-        let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name("aws-standin".into())
-            .spawn(move || serve(runtime, listener, thread_shared, stop_rx))?;
-        Ok(StandIn {
-            url,
-            shared,
-            stop: Some(stop_tx),
-            thread: Some(thread),
-        })
+        let app = axum::Router::new()
+            .fallback(handle)
+            .with_state(shared.clone());
+        let stopped = shared.clone();
+        let server = Server::start("aws-standin", port, lifetime, app, move || {
+            stopped.running.store(false, Ordering::SeqCst)
+        })?;
+        Ok(StandIn { server, shared })
     }
 
     /// `http://127.0.0.1:PORT`, to pass as the SDK's endpoint URL.
     pub fn url(&self) -> String {
-        self.url.clone()
+        self.server.url().to_owned()
     }
 
     /// Queues one answer (see [`Reply`] for who consumes it).
@@ -311,17 +301,6 @@ impl StandIn {
     }
 }
 
-impl Drop for StandIn {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// State shared by the handle and the server thread.
 struct Shared {
     cfg: Config,
@@ -336,7 +315,7 @@ struct Shared {
 }
 
 /// A panicking test thread must not turn every later lock into a second panic.
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -356,38 +335,80 @@ impl Drop for InFlight {
     }
 }
 
-/// The server thread: serve until stopped or out of lifetime, then drop the runtime, which
-/// drops every connection task (hanging and dripping ones included) and closes the sockets.
-fn serve(
-    runtime: tokio::runtime::Runtime,
-    listener: std::net::TcpListener,
-    shared: Arc<Shared>,
-    stop: tokio::sync::oneshot::Receiver<()>,
-) {
-    let lifetime = shared.cfg.max_lifetime;
-    let app = axum::Router::new()
-        .fallback(handle)
-        .with_state(shared.clone());
-    runtime.block_on(async move {
-        let listener = match tokio::net::TcpListener::from_std(listener) {
-            Ok(l) => l,
-            Err(e) => {
-                eprintln!("aws stand-in: cannot listen: {e}");
-                return;
-            }
-        };
-        tokio::select! {
-            r = axum::serve(listener, app) => {
-                if let Err(e) = r {
-                    eprintln!("aws stand-in: server failed: {e}");
-                }
-            }
-            _ = stop => {}
-            _ = tokio::time::sleep(lifetime) => {}
+/// An axum app served on 127.0.0.1 from its own thread and tokio runtime, so synchronous tests
+/// can use it while they run the CLI as a subprocess. It stops after `lifetime` or when
+/// dropped; either way the runtime is dropped, which drops every connection task (hanging
+/// and dripping ones included) and closes the sockets. Every stand-in is built on it.
+pub struct Server {
+    url: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Binds `127.0.0.1:port` (0: any free port) and serves `app` on a thread called `name`;
+    /// `stopped` runs on that thread once the server has stopped.
+    pub fn start(
+        name: &str,
+        port: u16,
+        lifetime: Duration,
+        app: axum::Router,
+        stopped: impl FnOnce() + Send + 'static,
+    ) -> std::io::Result<Server> {
+        let listener = std::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port)))?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let label = name.to_owned();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let listener = match tokio::net::TcpListener::from_std(listener) {
+                        Ok(l) => l,
+                        Err(e) => {
+                            eprintln!("{label}: cannot listen: {e}");
+                            return;
+                        }
+                    };
+                    tokio::select! {
+                        r = axum::serve(listener, app) => {
+                            if let Err(e) = r {
+                                eprintln!("{label}: server failed: {e}");
+                            }
+                        }
+                        _ = stop_rx => {}
+                        _ = tokio::time::sleep(lifetime) => {}
+                    }
+                });
+                stopped();
+                drop(runtime);
+            })?;
+        Ok(Server {
+            url,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
         }
-    });
-    shared.running.store(false, Ordering::SeqCst);
-    drop(runtime);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// Answers every method and path: wrong ones are problems to report in the service's own
@@ -576,27 +597,66 @@ fn inspect(
     seen
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+pub fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     headers
         .get(name)
         .map(|v| v.to_str().unwrap_or("<not ascii>"))
 }
 
-/// Checks the SigV4 `Authorization` header's shape and records its credential scope.
+/// What a SigV4 `Authorization` header says (its credential scope) and what is wrong with it.
+#[derive(Debug, Clone, Default)]
+pub struct SigV4 {
+    pub access_key_id: Option<String>,
+    pub region: Option<String>,
+    pub signing_service: Option<String>,
+    /// Whether an `x-amz-security-token` header (temporary credentials) was sent.
+    pub has_security_token: bool,
+    /// No `Authorization` header at all (then `problems` says so, and nothing else).
+    pub unsigned: bool,
+    pub problems: Vec<String>,
+}
+
+impl SigV4 {
+    fn problem(&mut self, msg: impl Into<String>) {
+        self.problems.push(msg.into());
+    }
+}
+
+/// Records the credential scope of the request and its signature problems.
+fn check_signature(headers: &HeaderMap, seen: &mut Inspected) {
+    let sig = check_sigv4(headers, seen.service.map(Service::signing_name));
+    let kind = if sig.unsigned {
+        ProblemKind::Unsigned
+    } else {
+        ProblemKind::BadSignature
+    };
+    seen.has_security_token = sig.has_security_token;
+    seen.access_key_id = sig.access_key_id;
+    seen.region = sig.region;
+    seen.signing_service = sig.signing_service;
+    for p in sig.problems {
+        seen.problem(kind, p);
+    }
+}
+
+/// Checks the SigV4 `Authorization` header's shape and reads its credential scope, for any
+/// service (`expected_service`: the signing name the request must carry, if known).
 /// The signature itself is not recomputed: the SDK's signer is trusted, the CLI's wiring
 /// (which key, region and service it signs for) is what is under test.
-fn check_signature(headers: &HeaderMap, seen: &mut Inspected) {
-    seen.has_security_token = headers.contains_key("x-amz-security-token");
+pub fn check_sigv4(headers: &HeaderMap, expected_service: Option<&str>) -> SigV4 {
+    let mut seen = SigV4 {
+        has_security_token: headers.contains_key("x-amz-security-token"),
+        ..SigV4::default()
+    };
     let Some(auth) = header_str(headers, "authorization") else {
-        seen.problem(ProblemKind::Unsigned, "unsigned: no Authorization header");
-        return;
+        seen.unsigned = true;
+        seen.problems
+            .push("unsigned: no Authorization header".into());
+        return seen;
     };
     let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
-        seen.problem(
-            ProblemKind::BadSignature,
-            format!("Authorization is not AWS4-HMAC-SHA256: {auth:?}"),
-        );
-        return;
+        seen.problem(format!("Authorization is not AWS4-HMAC-SHA256: {auth:?}"));
+        return seen;
     };
     let (mut credential, mut signed_headers, mut signature) = (None, None, None);
     for part in rest.split(',').map(str::trim) {
@@ -605,143 +665,106 @@ fn check_signature(headers: &HeaderMap, seen: &mut Inspected) {
             Some(("SignedHeaders", v)) => (&mut signed_headers, v),
             Some(("Signature", v)) => (&mut signature, v),
             _ => {
-                seen.problem(
-                    ProblemKind::BadSignature,
-                    format!("unexpected Authorization component {part:?}"),
-                );
+                seen.problem(format!("unexpected Authorization component {part:?}"));
                 continue;
             }
         };
         if slot.0.replace(slot.1).is_some() {
-            seen.problem(
-                ProblemKind::BadSignature,
-                format!("Authorization repeats {part:?}"),
-            );
+            seen.problem(format!("Authorization repeats {part:?}"));
         }
     }
 
     let amz_date = header_str(headers, "x-amz-date");
     match amz_date {
-        None => seen.problem(ProblemKind::BadSignature, "no x-amz-date header"),
-        Some(d) if !is_amz_date(d) => seen.problem(
-            ProblemKind::BadSignature,
-            format!("x-amz-date {d:?} is not YYYYMMDDTHHMMSSZ"),
-        ),
+        None => seen.problem("no x-amz-date header"),
+        Some(d) if !is_amz_date(d) => {
+            seen.problem(format!("x-amz-date {d:?} is not YYYYMMDDTHHMMSSZ"))
+        }
         Some(_) => {}
     }
 
     match credential {
-        None => seen.problem(ProblemKind::BadSignature, "Authorization has no Credential"),
+        None => seen.problem("Authorization has no Credential"),
         Some(c) => {
             let scope: Vec<&str> = c.split('/').collect();
             if let [akid, date, region, service, terminator] = scope[..] {
                 let ok_date = date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit());
                 if akid.is_empty() || !akid.bytes().all(|b| b.is_ascii_alphanumeric()) {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("bad access key id {akid:?}"),
-                    );
+                    seen.problem(format!("bad access key id {akid:?}"));
                 }
                 if !ok_date {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("bad credential date {date:?}"),
-                    );
+                    seen.problem(format!("bad credential date {date:?}"));
                 } else if let Some(d) = amz_date.filter(|d| !d.starts_with(date)) {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("credential date {date} does not match x-amz-date {d}"),
-                    );
+                    seen.problem(format!(
+                        "credential date {date} does not match x-amz-date {d}"
+                    ));
                 }
                 if region.is_empty() {
-                    seen.problem(ProblemKind::BadSignature, "empty region in credential");
+                    seen.problem("empty region in credential");
                 }
                 if terminator != "aws4_request" {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("credential ends in {terminator:?}, not aws4_request"),
-                    );
+                    seen.problem(format!(
+                        "credential ends in {terminator:?}, not aws4_request"
+                    ));
                 }
-                if let Some(expected) = seen.service.map(Service::signing_name)
+                if let Some(expected) = expected_service
                     && service != expected
                 {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("signed for service {service:?}, expected {expected:?}"),
-                    );
+                    seen.problem(format!(
+                        "signed for service {service:?}, expected {expected:?}"
+                    ));
                 }
                 seen.access_key_id = Some(akid.to_string());
                 seen.region = Some(region.to_string());
                 seen.signing_service = Some(service.to_string());
             } else {
-                seen.problem(
-                    ProblemKind::BadSignature,
-                    format!("Credential {c:?} is not AKID/DATE/REGION/SERVICE/aws4_request"),
-                );
+                seen.problem(format!(
+                    "Credential {c:?} is not AKID/DATE/REGION/SERVICE/aws4_request"
+                ));
             }
         }
     }
 
     match signed_headers {
-        None => seen.problem(
-            ProblemKind::BadSignature,
-            "Authorization has no SignedHeaders",
-        ),
+        None => seen.problem("Authorization has no SignedHeaders"),
         Some(list) => {
             let names: Vec<&str> = list.split(';').collect();
             for required in ["host", "x-amz-date"] {
                 if !names.contains(&required) {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("SignedHeaders {list:?} lacks {required}"),
-                    );
+                    seen.problem(format!("SignedHeaders {list:?} lacks {required}"));
                 }
             }
             if seen.has_security_token && !names.contains(&"x-amz-security-token") {
-                seen.problem(
-                    ProblemKind::BadSignature,
-                    "x-amz-security-token sent but not signed",
-                );
+                seen.problem("x-amz-security-token sent but not signed");
             }
             for name in &names {
                 if name.is_empty() || name.bytes().any(|b| b.is_ascii_uppercase()) {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("bad signed header name {name:?}"),
-                    );
+                    seen.problem(format!("bad signed header name {name:?}"));
                 } else if !headers.contains_key(*name) {
-                    seen.problem(
-                        ProblemKind::BadSignature,
-                        format!("signed header {name} is not in the request"),
-                    );
+                    seen.problem(format!("signed header {name} is not in the request"));
                 }
             }
             if names.windows(2).any(|w| w[0] >= w[1]) {
-                seen.problem(
-                    ProblemKind::BadSignature,
-                    format!("SignedHeaders {list:?} not sorted"),
-                );
+                seen.problem(format!("SignedHeaders {list:?} not sorted"));
             }
         }
     }
 
     match signature {
-        None => seen.problem(ProblemKind::BadSignature, "Authorization has no Signature"),
+        None => seen.problem("Authorization has no Signature"),
         Some(s) => {
             let hex = s
                 .bytes()
                 .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
             if s.len() != 64 || !hex {
-                seen.problem(
-                    ProblemKind::BadSignature,
-                    format!("Signature {s:?} is not 64 lowercase hex digits"),
-                );
+                seen.problem(format!("Signature {s:?} is not 64 lowercase hex digits"));
             }
         }
     }
+    seen
 }
 
-fn is_amz_date(d: &str) -> bool {
+pub fn is_amz_date(d: &str) -> bool {
     let b = d.as_bytes();
     b.len() == 16
         && b[8] == b'T'
@@ -1154,7 +1177,7 @@ impl Plan {
     }
 }
 
-fn respond(
+pub fn respond(
     status: u16,
     content_type: Option<&str>,
     len: usize,
@@ -1175,7 +1198,7 @@ fn respond(
     response
 }
 
-fn bare(status: u16) -> Response {
+pub fn bare(status: u16) -> Response {
     let mut response = Response::new(Body::empty());
     *response.status_mut() =
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -1202,7 +1225,7 @@ pub fn format_utc(t: time::OffsetDateTime) -> String {
     )
 }
 
-fn xml_escape(s: &str) -> String {
+pub fn xml_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -1219,7 +1242,7 @@ fn xml_escape(s: &str) -> String {
 
 /// Unpredictable enough for token suffixes and request ids, without a `rand` dependency:
 /// std's randomly keyed SipHash over a counter and the clock.
-fn random_u64() -> u64 {
+pub fn random_u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
@@ -1232,7 +1255,7 @@ fn random_u64() -> u64 {
 }
 
 /// A UUID-shaped request id, as AWS sends.
-fn request_id() -> String {
+pub fn request_id() -> String {
     let (a, b) = (random_u64(), random_u64());
     format!(
         "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",

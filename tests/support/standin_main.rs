@@ -1,15 +1,25 @@
 //! `aws-standin`: the local stand-in of the Redshift and Redshift Serverless endpoints as a
 //! program, for what cannot host it in-process: the demo, the benchmarks and the Python
-//! end-to-end tests. It prints its URL as the single line on stdout (so a driver can read
+//! end-to-end tests. It prints its URL as the first line on stdout (so a driver can read
 //! one line and go), then serves until a limit, SIGTERM or SIGINT.
+//!
+//! With `--idc` it also runs the Identity Center stand-in (sso-oidc, `/authorize`, STS) on a
+//! port of its own and prints that URL as the second line: point `AWS_ENDPOINT_URL_SSO_OIDC`
+//! and `AWS_ENDPOINT_URL_STS` at it. Its control endpoints (`/standin/counts`,
+//! `/standin/jwt?person=alice`, `POST /standin/browser-person?name=bob`) serve what a test
+//! holding no handle needs.
 //!
 //! ```text
 //! cargo run --example aws-standin -- --ttl 900 --log /tmp/standin.jsonl
+//! cargo run --example aws-standin -- --idc --idc-person bob --idc-log /tmp/idc.jsonl
 //! ```
 
 #[path = "aws_standin.rs"]
 #[allow(dead_code)]
 mod aws_standin;
+#[path = "idc_standin.rs"]
+#[allow(dead_code)]
+mod idc_standin;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +28,7 @@ use std::time::Duration;
 
 use aws_standin::{Config, Reply, StandIn};
 use clap::Parser;
+use idc_standin::{Fault, IdcConfig, IdcStandIn, Op};
 
 /// Local stand-in of the two AWS GetIdentityCenterAuthToken endpoints, on 127.0.0.1.
 #[derive(Parser, Debug)]
@@ -51,6 +62,43 @@ struct Args {
     /// HTTP status such as 503.
     #[arg(long)]
     fail_code: Option<String>,
+    /// Also run the Identity Center stand-in (sso-oidc, /authorize, STS); its URL is the
+    /// second line on stdout.
+    #[arg(long)]
+    idc: bool,
+    /// Port of the Identity Center stand-in on 127.0.0.1 (0: any free port).
+    #[arg(long, default_value_t = 0, requires = "idc")]
+    idc_port: u16,
+    /// The test person a browser sign-in signs in (alice or bob).
+    #[arg(long, default_value = "alice", requires = "idc")]
+    idc_person: String,
+    /// Lifetime of Identity Center access tokens and identity contexts, in seconds.
+    #[arg(long, default_value_t = 3600, requires = "idc")]
+    idc_access_ttl: u64,
+    /// Longest lifetime of role credentials, in seconds (shorter than DurationSeconds asks).
+    #[arg(long, default_value_t = 43200, requires = "idc")]
+    idc_role_ttl: u64,
+    /// Append one JSON line per Identity Center request to this file.
+    #[arg(long, requires = "idc")]
+    idc_log: Option<PathBuf>,
+    /// Answer the first N well-formed requests of --idc-fail-op with --idc-fail-code.
+    #[arg(long, default_value_t = 0, requires_all = ["idc_fail_op", "idc_fail_code"])]
+    idc_fail_first: usize,
+    /// Operation to fail: RegisterClient, CreateToken, CreateTokenWithIAM, Authorize, Approve,
+    /// AssumeRole.
+    #[arg(long, value_parser = parse_op)]
+    idc_fail_op: Option<Op>,
+    /// Error code for --idc-fail-op (e.g. InvalidGrantException, AccessDenied, access_denied),
+    /// or a bare HTTP status such as 500.
+    #[arg(long)]
+    idc_fail_code: Option<String>,
+}
+
+fn parse_op(s: &str) -> Result<Op, String> {
+    Op::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Op::ALL.iter().map(|o| o.as_str()).collect();
+        format!("unknown operation {s:?}; one of {}", names.join(", "))
+    })
 }
 
 fn main() -> ExitCode {
@@ -80,9 +128,55 @@ fn main() -> ExitCode {
         }
     }
 
-    // The one line a driver waits for; everything else goes to stderr.
+    let idc = if args.idc {
+        let cfg = IdcConfig {
+            browser_person: args.idc_person.clone(),
+            access_ttl: Duration::from_secs(args.idc_access_ttl),
+            max_role_ttl: Duration::from_secs(args.idc_role_ttl),
+            delay: Duration::from_millis(args.delay_ms),
+            max_requests: args.max_requests,
+            max_lifetime: Duration::from_secs(args.max_seconds),
+            port: args.idc_port,
+            log_file: args.idc_log.clone(),
+            ..IdcConfig::default()
+        };
+        if !cfg.persons.iter().any(|p| p.name == cfg.browser_person) {
+            eprintln!(
+                "aws-standin: --idc-person {:?} is not a test person (alice, bob)",
+                cfg.browser_person
+            );
+            return ExitCode::from(2);
+        }
+        match IdcStandIn::try_start_with(cfg) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                eprintln!("aws-standin: cannot start the Identity Center stand-in: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    if let (Some(idc), Some(op), Some(code)) = (&idc, args.idc_fail_op, &args.idc_fail_code) {
+        for _ in 0..args.idc_fail_first {
+            idc.push(
+                op,
+                match code.parse::<u16>() {
+                    Ok(status) => Fault::Status(status),
+                    Err(_) => Fault::error(code, "injected by aws-standin --idc-fail-code"),
+                },
+            );
+        }
+    }
+
+    // The lines a driver waits for; everything else goes to stderr.
     let mut stdout = std::io::stdout();
-    if writeln!(stdout, "{}", standin.url())
+    let mut lines = standin.url() + "\n";
+    if let Some(idc) = &idc {
+        lines += &(idc.url() + "\n");
+    }
+    if stdout
+        .write_all(lines.as_bytes())
         .and_then(|()| stdout.flush())
         .is_err()
     {
@@ -93,21 +187,27 @@ fn main() -> ExitCode {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let why = runtime.block_on(wait_for_end(&standin));
+    let why = runtime.block_on(wait_for_end(|| {
+        standin.is_finished() || idc.as_ref().is_some_and(IdcStandIn::is_finished)
+    }));
     eprintln!(
         "aws-standin: stopping ({why}) after {} request(s)",
         standin.request_count()
     );
+    if let Some(idc) = &idc {
+        eprintln!("aws-standin: identity center requests: {}", idc.counts());
+    }
     // Let the last answer leave the socket before the connections are cut.
     std::thread::sleep(Duration::from_millis(100));
+    drop(idc);
     drop(standin);
     ExitCode::SUCCESS
 }
 
 /// Waits for a limit or a signal and says which.
-async fn wait_for_end(standin: &StandIn) -> &'static str {
+async fn wait_for_end(is_finished: impl Fn() -> bool) -> &'static str {
     let finished = async {
-        while !standin.is_finished() {
+        while !is_finished() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };

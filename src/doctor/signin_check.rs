@@ -1,0 +1,95 @@
+//! The `sign-in` step: whether the built-in sign-in is configured, and who is signed in.
+//!
+//! Why it exists: with sign-in, the credentials that reach Redshift are the cached session's
+//! identity-enhanced role credentials, not the chain's; this step says whose they are, until
+//! when, and whether the next run renews them silently (refresh token) or needs the person
+//! (browser), without ever signing in itself. Never shows a token or key, only the user id.
+
+use std::time::SystemTime;
+
+use super::report::{Status, Step};
+use crate::signin::{SigninKind, Status as SigninStatus};
+use crate::token::rfc3339;
+
+pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
+    let cfg = &s.config;
+    let base = |status, summary: String| {
+        Step::new("sign-in", status, summary)
+            .note("kind", cfg.kind.name())
+            .note("application", cfg.application_arn.clone())
+            .note("role", cfg.role_arn.clone())
+            .note(
+                "identity_center_region",
+                s.idc_region.clone().unwrap_or_else(|| "none".into()),
+            )
+            .detail("bootstrap_profile", cfg.bootstrap_profile().to_owned())
+            .detail("issuer_url", cfg.issuer_url.clone())
+    };
+    if s.idc_region.is_none() {
+        let mut step = base(Status::Fail, "no Identity Center region".into())
+            .fix("set redshift_idc_region in the profile, or pass --idc-region");
+        step.error = Some(crate::error::Error::NoRegion);
+        return step;
+    }
+    let interactive = cfg.kind == SigninKind::Browser;
+    match &s.session {
+        Some(session) if session.is_fresh(now) => {
+            let left = session
+                .credentials
+                .expiration
+                .duration_since(now)
+                .unwrap_or_default()
+                .as_secs();
+            base(
+                Status::Ok,
+                format!(
+                    "signed in as {}; role credentials until {} ({}m{:02}s left){}",
+                    session.user,
+                    rfc3339(session.credentials.expiration),
+                    left / 60,
+                    left % 60,
+                    if session.refresh_token.is_some() {
+                        ", renewed automatically"
+                    } else {
+                        ""
+                    }
+                ),
+            )
+            .detail("user", session.user.clone())
+            .detail("expiration", rfc3339(session.credentials.expiration))
+            .detail("refresh_token", session.refresh_token.is_some())
+        }
+        Some(session) if session.refresh_token.is_some() || !interactive => base(
+            Status::Ok,
+            format!(
+                "signed in as {}; the role credentials expire at {}: the next run renews them without the person",
+                session.user,
+                rfc3339(session.credentials.expiration)
+            ),
+        )
+        .detail("user", session.user.clone()),
+        _ if !interactive => base(
+            Status::Ok,
+            "not signed in yet: the next run signs in with the configured JWT".into(),
+        ),
+        _ if cfg.no_browser => {
+            let mut step = base(
+                Status::Fail,
+                "not signed in, and --no-browser forbids a browser sign-in".into(),
+            )
+            .fix("run `redshift-idc-token login` where a browser is available");
+            step.error = Some(
+                crate::signin::SigninError::NotSignedIn {
+                    profile: cfg.profile.clone(),
+                }
+                .into(),
+            );
+            step
+        }
+        _ => base(
+            Status::Warn,
+            "not signed in: the next token run opens a browser to sign in".into(),
+        )
+        .fix("run `redshift-idc-token login` now"),
+    }
+}

@@ -1,0 +1,624 @@
+//! The sign-in policy: serve the cached session while it is fresh; else, once among all
+//! processes, renew it with the refresh token, or sign the person in again (JWT or browser),
+//! assume the role with the identity context, and cache the result.
+//!
+//! Single flight: the session's lock is held across re-read, refresh or sign-in, AssumeRole
+//! and write, so 16 drivers starting together with nobody signed in cause one browser window,
+//! one CreateTokenWithIAM and one AssumeRole; the other 15 wait for the lock (at most the
+//! sign-in timeout, which is separate from `--timeout` because a person is typing a password)
+//! and then read the fresh session. As in aws-config's SSO token provider, a refresh that
+//! fails while the cached credentials still work serves the cached credentials.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use sha2::{Digest, Sha256};
+use tracing::{info, warn};
+
+use super::SigninError;
+use super::config::{SigninConfig, SigninKind};
+use super::pkce::Pkce;
+use super::service::{Authorize, AuthorizeRequest, Grant, IdcTokens, IdentityCenter};
+use super::session::{self, Session, SessionKey};
+use crate::cache::{Fingerprint, Miss, Mode, Store};
+use crate::env::Env;
+use crate::error::Error;
+
+/// Where a session came from, for `-v` and `login`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Cache,
+    Refreshed,
+    SignedIn,
+}
+
+/// What the caller wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Want {
+    /// A fresh session, from the cache if possible (token commands, `credentials`, `login`).
+    Fresh,
+    /// A new sign-in even if a session is cached (`login --force`).
+    NewSignIn,
+}
+
+/// The outside world of one sign-in.
+pub struct Deps<'a> {
+    pub idc: &'a dyn IdentityCenter,
+    pub authorizer: &'a dyn Authorize,
+    pub env: &'a Env,
+    /// The session store, or `None` when the cache cannot be used (no single flight then).
+    pub store: Option<&'a Store>,
+    pub clock: &'a dyn Fn() -> SystemTime,
+}
+
+/// The settings of one sign-in, resolved.
+pub struct Plan<'a> {
+    pub config: &'a SigninConfig,
+    pub idc_region: &'a str,
+    /// `.../authorize` for the browser kind.
+    pub authorize_endpoint: &'a str,
+    /// `--timeout`: the bound of each network step.
+    pub call_timeout: Duration,
+}
+
+impl Plan<'_> {
+    pub fn key(&self, env: &Env) -> SessionKey {
+        let person = self.config.jwt.as_ref().and_then(|j| j.subject_hint(env));
+        SessionKey::new(
+            self.config,
+            self.idc_region,
+            &Fingerprint::of(env),
+            person.as_deref(),
+        )
+    }
+}
+
+/// A session for `plan`, signing in if needed.
+pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session, Origin), Error> {
+    let cfg = plan.config;
+    let key = plan.key(deps.env);
+    if want == Want::Fresh
+        && let Some(s) = cached(deps.store, &key, (deps.clock)())
+            .ok()
+            .filter(|s| s.is_fresh((deps.clock)()))
+    {
+        info!(user = %s.user, expires = %crate::token::rfc3339(s.credentials.expiration), "signed in (cached session)");
+        return Ok((s, Origin::Cache));
+    }
+
+    let waited_from = Instant::now();
+    let guard = match deps.store {
+        None => None,
+        Some(store) => match store.lock(&key.id, Mode::Exclusive, waited_from + cfg.signin_timeout)
+        {
+            Ok(Some(g)) => Some(g),
+            Ok(None) => {
+                return Err(SigninError::WaitTimedOut {
+                    seconds: cfg.signin_timeout.as_secs(),
+                }
+                .into());
+            }
+            Err(e) => {
+                warn!(error = %e, "cannot lock the sign-in session; signing in without the cache");
+                None
+            }
+        },
+    };
+    // Another process may have signed in while we waited.
+    let previous = cached(deps.store, &key, (deps.clock)());
+    if let Ok(s) = &previous {
+        let fresh = s.is_fresh((deps.clock)());
+        let theirs = s.signed_in_after(waited_from, deps.clock);
+        if fresh && (want == Want::Fresh || theirs) {
+            info!(user = %s.user, "signed in by another process");
+            return Ok((s.clone(), Origin::Cache));
+        }
+    }
+
+    let mut had_session = false;
+    if want == Want::Fresh
+        && let Ok(old) = &previous
+        && let Some(rt) = &old.refresh_token
+    {
+        had_session = true;
+        match refresh(plan, deps, &key, old, rt) {
+            Ok(s) => {
+                store_session(deps.store, guard.as_ref(), &key, &s);
+                return Ok((s, Origin::Refreshed));
+            }
+            Err(Error::Signin(SigninError::RefreshExpired)) => {
+                info!("the refresh token is no longer accepted; signing in again");
+            }
+            Err(e) if old.is_valid((deps.clock)()) => {
+                warn!(error = %e, "could not renew the session; using the cached role credentials until they expire");
+                return Ok((old.clone(), Origin::Cache));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    let tokens = sign_in(plan, deps, had_session)?;
+    let s = assume(plan, deps, &key, tokens)?;
+    store_session(deps.store, guard.as_ref(), &key, &s);
+    info!(user = %s.user, "signed in");
+    Ok((s, Origin::SignedIn))
+}
+
+/// The session cached for `key`, whatever its freshness.
+pub fn cached(store: Option<&Store>, key: &SessionKey, now: SystemTime) -> Result<Session, Miss> {
+    let store = store.ok_or(Miss::Absent)?;
+    session::decode(&store.read(&key.id)?, Some(&key.meta), now)
+}
+
+impl Session {
+    fn signed_in_after(&self, since: Instant, clock: &dyn Fn() -> SystemTime) -> bool {
+        let since = clock() - since.elapsed();
+        self.signed_in >= since
+    }
+}
+
+fn refresh(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    key: &SessionKey,
+    old: &Session,
+    refresh_token: &crate::token::Secret,
+) -> Result<Session, Error> {
+    let deadline = Instant::now() + plan.call_timeout;
+    let mut tokens = deps
+        .idc
+        .create_token_with_iam(Grant::RefreshToken { refresh_token }, deadline)?;
+    if tokens.refresh_token.is_none() {
+        tokens.refresh_token = Some(refresh_token.clone());
+    }
+    let mut s = assume(plan, deps, key, tokens)?;
+    s.signed_in = old.signed_in;
+    info!(user = %s.user, "renewed the session with the refresh token");
+    Ok(s)
+}
+
+/// A new sign-in of the person: the configured JWT, or the browser.
+fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTokens, Error> {
+    let cfg = plan.config;
+    match cfg.kind {
+        SigninKind::Jwt => {
+            let deadline = Instant::now() + plan.call_timeout;
+            let source = cfg
+                .jwt
+                .as_ref()
+                .ok_or_else(|| SigninError::Config("the jwt sign-in needs a JWT source".into()))?;
+            let jwt = source.read(deps.env, deadline)?;
+            deps.idc
+                .create_token_with_iam(Grant::JwtBearer { assertion: &jwt }, deadline)
+        }
+        SigninKind::Browser => {
+            if cfg.no_browser {
+                return Err(if had_session {
+                    SigninError::RefreshExpired
+                } else {
+                    SigninError::NotSignedIn {
+                        profile: cfg.profile.clone(),
+                    }
+                }
+                .into());
+            }
+            deps.idc.prepare(Instant::now() + plan.call_timeout)?;
+            let pkce = Pkce::generate()?;
+            let request = AuthorizeRequest {
+                endpoint: plan.authorize_endpoint,
+                client_id: &cfg.application_arn,
+                scopes: &cfg.scopes,
+                code_challenge: &pkce.challenge,
+                state: &pkce.state,
+            };
+            let got = deps
+                .authorizer
+                .authorize(&request, Instant::now() + cfg.signin_timeout)?;
+            deps.idc.create_token_with_iam(
+                Grant::AuthorizationCode {
+                    code: &got.code,
+                    redirect_uri: &got.redirect_uri,
+                    code_verifier: &pkce.verifier,
+                },
+                Instant::now() + plan.call_timeout,
+            )
+        }
+    }
+}
+
+fn assume(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    key: &SessionKey,
+    tokens: IdcTokens,
+) -> Result<Session, Error> {
+    let credentials = deps.idc.assume_role(
+        &session_name(&tokens.user),
+        plan.config.session_duration,
+        &tokens.identity_context,
+        Instant::now() + plan.call_timeout,
+    )?;
+    Ok(Session {
+        meta: key.meta.clone(),
+        user: tokens.user,
+        signed_in: (deps.clock)(),
+        refresh_token: tokens.refresh_token,
+        credentials,
+    })
+}
+
+/// `redshift-idc-token-` and 16 hex digits of the user id: valid for RoleSessionName
+/// (`[\w+=,.@-]{2,64}`) whatever the id looks like, and the same for the same person.
+pub fn session_name(user: &str) -> String {
+    format!(
+        "redshift-idc-token-{}",
+        &hex::encode(Sha256::digest(user.as_bytes()))[..16]
+    )
+}
+
+fn store_session(
+    store: Option<&Store>,
+    guard: Option<&crate::cache::LockGuard>,
+    key: &SessionKey,
+    s: &Session,
+) {
+    if let (Some(store), Some(guard)) = (store, guard) {
+        match store.write(guard, &key.id, &s.encode()) {
+            Ok(()) => info!(key = %key.id, "cached the sign-in session"),
+            Err(e) => warn!(error = %e, "could not cache the sign-in session"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::signin::jwt::{self, JwtSource};
+    use crate::signin::service::Authorized;
+    use crate::signin::session::RoleCredentials;
+    use crate::token::Secret;
+
+    /// sso-oidc and STS as counters; answers per grant, with scripted refresh failures.
+    #[derive(Default)]
+    struct FakeIdc {
+        jwt: AtomicU32,
+        code: AtomicU32,
+        refresh: AtomicU32,
+        assume: AtomicU32,
+        /// What the next refresh does: None = works, Some(true) = refresh token expired,
+        /// Some(false) = a transient failure.
+        refresh_fails: Mutex<Option<bool>>,
+        ttl: u64,
+        delay: Duration,
+        last_verifier: Mutex<Option<String>>,
+    }
+
+    impl IdentityCenter for FakeIdc {
+        fn create_token_with_iam(&self, grant: Grant<'_>, _: Instant) -> Result<IdcTokens, Error> {
+            std::thread::sleep(self.delay);
+            let n = match grant {
+                Grant::JwtBearer { assertion } => {
+                    assert!(assertion.expose().contains('.'));
+                    self.jwt.fetch_add(1, Ordering::SeqCst)
+                }
+                Grant::AuthorizationCode {
+                    code,
+                    code_verifier,
+                    ..
+                } => {
+                    assert_eq!(code.expose(), "the-code");
+                    *self.last_verifier.lock().unwrap() = Some(code_verifier.expose().to_owned());
+                    self.code.fetch_add(1, Ordering::SeqCst)
+                }
+                Grant::RefreshToken { refresh_token } => {
+                    assert!(refresh_token.expose().starts_with("rt-"));
+                    self.refresh.fetch_add(1, Ordering::SeqCst);
+                    match *self.refresh_fails.lock().unwrap() {
+                        Some(true) => return Err(SigninError::RefreshExpired.into()),
+                        Some(false) => {
+                            return Err(Error::ServiceFailure {
+                                code: "InternalServerException".into(),
+                                message: "down".into(),
+                            });
+                        }
+                        None => return Ok(tokens("ann", None)),
+                    }
+                }
+            };
+            Ok(tokens("ann", Some(format!("rt-{n}"))))
+        }
+
+        fn assume_role(
+            &self,
+            name: &str,
+            d: Duration,
+            ctx: &Secret,
+            _: Instant,
+        ) -> Result<RoleCredentials, Error> {
+            assert!(name.starts_with("redshift-idc-token-"));
+            assert_eq!(ctx.expose(), "ctx-ann");
+            assert_eq!(d, Duration::from_secs(3600));
+            let n = self.assume.fetch_add(1, Ordering::SeqCst);
+            Ok(RoleCredentials {
+                access_key_id: format!("ASIA{n}"),
+                secret_access_key: Secret::new("s".into()),
+                session_token: Secret::new("t".into()),
+                expiration: SystemTime::now() + Duration::from_secs(self.ttl),
+            })
+        }
+    }
+
+    fn tokens(user: &str, rt: Option<String>) -> IdcTokens {
+        IdcTokens {
+            user: user.into(),
+            identity_context: Secret::new(format!("ctx-{user}")),
+            refresh_token: rt.map(Secret::new),
+        }
+    }
+
+    /// A browser that signs the person in at once, and counts.
+    #[derive(Default)]
+    struct FakeBrowser {
+        opened: AtomicU32,
+        challenge: Mutex<Option<String>>,
+    }
+
+    impl Authorize for FakeBrowser {
+        fn authorize(&self, r: &AuthorizeRequest<'_>, _: Instant) -> Result<Authorized, Error> {
+            self.opened.fetch_add(1, Ordering::SeqCst);
+            assert_eq!(r.endpoint, "http://idc/authorize");
+            assert_eq!(r.state.len(), 43);
+            *self.challenge.lock().unwrap() = Some(r.code_challenge.to_owned());
+            Ok(Authorized {
+                code: Secret::new("the-code".into()),
+                redirect_uri: "http://127.0.0.1:7890/oauth/callback".into(),
+            })
+        }
+    }
+
+    fn config(kind: SigninKind) -> SigninConfig {
+        SigninConfig {
+            profile: "default".into(),
+            application_arn: "arn:aws:sso::123456789012:application/ssoins-1/apl-1".into(),
+            role_arn: "arn:aws:iam::123456789012:role/R".into(),
+            kind,
+            jwt: (kind == SigninKind::Jwt).then(|| JwtSource::Env("J".into())),
+            idc_region: None,
+            issuer_url: None,
+            authorize_url: None,
+            scopes: vec!["openid".into()],
+            bootstrap_profile: None,
+            session_duration: Duration::from_secs(3600),
+            listen_port: 0,
+            browser: None,
+            signin_timeout: Duration::from_secs(5),
+            no_browser: false,
+        }
+    }
+
+    struct World {
+        _dir: tempfile::TempDir,
+        store: Store,
+        env: Env,
+        idc: FakeIdc,
+        browser: FakeBrowser,
+    }
+
+    fn world(ttl: u64) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), session::STORE).unwrap();
+        let jwt = jwt::make(&serde_json::json!({"iss": "https://idp", "sub": "ann"}));
+        World {
+            _dir: dir,
+            store,
+            env: Env::from_pairs([("J", jwt.as_str())]),
+            idc: FakeIdc {
+                ttl,
+                ..FakeIdc::default()
+            },
+            browser: FakeBrowser::default(),
+        }
+    }
+
+    fn run(
+        w: &World,
+        cfg: &SigninConfig,
+        want: Want,
+        at: SystemTime,
+    ) -> Result<(Session, Origin), Error> {
+        let clock = move || at;
+        session(
+            &Plan {
+                config: cfg,
+                idc_region: "us-east-1",
+                authorize_endpoint: "http://idc/authorize",
+                call_timeout: Duration::from_secs(5),
+            },
+            &Deps {
+                idc: &w.idc,
+                authorizer: &w.browser,
+                env: &w.env,
+                store: Some(&w.store),
+                clock: &clock,
+            },
+            want,
+        )
+    }
+
+    fn counts(w: &World) -> [u32; 5] {
+        let i = &w.idc;
+        [
+            i.jwt.load(Ordering::SeqCst),
+            i.code.load(Ordering::SeqCst),
+            i.refresh.load(Ordering::SeqCst),
+            i.assume.load(Ordering::SeqCst),
+            w.browser.opened.load(Ordering::SeqCst),
+        ]
+    }
+
+    #[test]
+    fn jwt_sign_in_then_cache_then_refresh_before_expiry() {
+        let w = world(3600);
+        let cfg = config(SigninKind::Jwt);
+        let now = SystemTime::now();
+        let (s, o) = run(&w, &cfg, Want::Fresh, now).unwrap();
+        assert_eq!((o, s.user.as_str()), (Origin::SignedIn, "ann"));
+        assert_eq!(counts(&w), [1, 0, 0, 1, 0]);
+        let (_, o) = run(&w, &cfg, Want::Fresh, now + Duration::from_secs(3299)).unwrap();
+        assert_eq!(o, Origin::Cache);
+        assert_eq!(counts(&w), [1, 0, 0, 1, 0], "a fresh session makes no call");
+        // Within the refresh buffer: renewed silently with the refresh token.
+        let (s, o) = run(&w, &cfg, Want::Fresh, now + Duration::from_secs(3301)).unwrap();
+        assert_eq!(o, Origin::Refreshed);
+        assert_eq!(counts(&w), [1, 0, 1, 2, 0]);
+        assert_eq!(
+            s.refresh_token.unwrap().expose(),
+            "rt-0",
+            "the refresh token is kept"
+        );
+    }
+
+    #[test]
+    fn browser_sign_in_uses_pkce_and_refreshes_without_a_browser() {
+        let w = world(3600);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        assert_eq!(counts(&w), [0, 1, 0, 1, 1]);
+        let verifier = w.idc.last_verifier.lock().unwrap().clone().unwrap();
+        let challenge = w.browser.challenge.lock().unwrap().clone().unwrap();
+        assert_eq!(crate::signin::pkce::challenge_of(&verifier), challenge);
+        let later = now + Duration::from_secs(4000);
+        let (_, o) = run(&w, &cfg, Want::Fresh, later).unwrap();
+        assert_eq!(o, Origin::Refreshed);
+        assert_eq!(counts(&w), [0, 1, 1, 2, 1], "no second browser window");
+    }
+
+    #[test]
+    fn an_expired_refresh_token_signs_in_again_or_says_to_log_in() {
+        let w = world(3600);
+        let mut cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        *w.idc.refresh_fails.lock().unwrap() = Some(true);
+        let later = now + Duration::from_secs(4000);
+        cfg.no_browser = true;
+        let err = run(&w, &cfg, Want::Fresh, later).unwrap_err();
+        assert_eq!(err.exit_code() as u8, 6);
+        assert!(
+            err.to_string().contains("run `redshift-idc-token login`"),
+            "{err}"
+        );
+        cfg.no_browser = false;
+        let (_, o) = run(&w, &cfg, Want::Fresh, later).unwrap();
+        assert_eq!(o, Origin::SignedIn);
+        assert_eq!(counts(&w), [0, 2, 2, 2, 2]);
+    }
+
+    #[test]
+    fn a_failed_refresh_serves_still_valid_credentials() {
+        let w = world(3600);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        let (first, _) = run(&w, &cfg, Want::Fresh, now).unwrap();
+        *w.idc.refresh_fails.lock().unwrap() = Some(false);
+        let (s, o) = run(&w, &cfg, Want::Fresh, now + Duration::from_secs(3400)).unwrap();
+        assert_eq!(
+            (o, s.credentials.access_key_id),
+            (Origin::Cache, first.credentials.access_key_id)
+        );
+        let err = run(&w, &cfg, Want::Fresh, now + Duration::from_secs(3590)).unwrap_err();
+        assert_eq!(
+            err.exit_code() as u8,
+            5,
+            "expired credentials are never served"
+        );
+    }
+
+    #[test]
+    fn no_browser_and_not_signed_in() {
+        let w = world(3600);
+        let mut cfg = config(SigninKind::Browser);
+        cfg.no_browser = true;
+        let err = run(&w, &cfg, Want::Fresh, SystemTime::now()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not signed in (profile default) and --no-browser was given: run `redshift-idc-token login` first"
+        );
+        assert_eq!(counts(&w), [0, 0, 0, 0, 0]);
+    }
+
+    #[test]
+    fn login_force_signs_in_even_when_fresh() {
+        let w = world(3600);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        let (_, o) = run(&w, &cfg, Want::NewSignIn, now).unwrap();
+        assert_eq!(o, Origin::SignedIn);
+        assert_eq!(counts(&w), [0, 2, 0, 2, 2]);
+    }
+
+    #[test]
+    fn another_person_in_the_jwt_is_another_session() {
+        let mut w = world(3600);
+        let cfg = config(SigninKind::Jwt);
+        let now = SystemTime::now();
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        let bob = jwt::make(&serde_json::json!({"iss": "https://idp", "sub": "bob"}));
+        w.env = Env::from_pairs([("J", bob.as_str())]);
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        assert_eq!(counts(&w)[0], 2, "bob's JWT is not served ann's session");
+    }
+
+    #[test]
+    fn concurrent_cold_callers_share_one_sign_in() {
+        let mut w = world(3600);
+        w.idc.delay = Duration::from_millis(100);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| run(&w, &cfg, Want::Fresh, now).unwrap().1))
+                .collect();
+            let origins: Vec<Origin> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+            assert_eq!(
+                origins.iter().filter(|o| **o == Origin::SignedIn).count(),
+                1
+            );
+        });
+        assert_eq!(counts(&w), [0, 1, 0, 1, 1]);
+    }
+
+    #[test]
+    fn waiting_for_someone_elses_sign_in_is_bounded() {
+        let w = world(3600);
+        let mut cfg = config(SigninKind::Browser);
+        cfg.signin_timeout = Duration::from_millis(100);
+        let key = Plan {
+            config: &cfg,
+            idc_region: "us-east-1",
+            authorize_endpoint: "",
+            call_timeout: Duration::from_secs(1),
+        }
+        .key(&w.env);
+        let _held = w
+            .store
+            .lock(
+                &key.id,
+                Mode::Exclusive,
+                Instant::now() + Duration::from_secs(1),
+            )
+            .unwrap()
+            .unwrap();
+        let err = run(&w, &cfg, Want::Fresh, SystemTime::now()).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("another process's sign-in did not finish within 0 s"),
+            "{err}"
+        );
+        assert_eq!(err.exit_code() as u8, 6);
+    }
+}

@@ -1,0 +1,216 @@
+//! The JWT of the `jwt` sign-in kind (from a command, a file or an environment variable), and
+//! the few claims this program reads from JWTs and ID tokens without verifying them.
+//!
+//! Reading claims unverified is safe here: nothing is authorized on them. sso-oidc verifies
+//! the JWT; we only use `iss`/`sub` to tell people apart in cache keys and `doctor`, and the
+//! ID token's `sub` (issued to us by sso-oidc over TLS) as the signed-in user's name.
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::SigninError;
+use super::base64url;
+use crate::env::Env;
+use crate::error::Error;
+use crate::token::{MAX_TOKEN_LEN, Secret};
+
+/// Where the JWT comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwtSource {
+    /// A shell command (`sh -c`) whose standard output is the JWT.
+    Command(String),
+    File(PathBuf),
+    /// The name of an environment variable holding the JWT.
+    Env(String),
+}
+
+impl JwtSource {
+    pub fn describe(&self) -> String {
+        match self {
+            JwtSource::Command(c) => format!("the command `{}`", crate::target::printable(c)),
+            JwtSource::File(p) => format!("the file {}", p.display()),
+            JwtSource::Env(v) => format!("the environment variable {v}"),
+        }
+    }
+
+    /// Reads the JWT now (running the command, bounded by `deadline`).
+    pub fn read(&self, env: &Env, deadline: Instant) -> Result<Secret, Error> {
+        let raw = match self {
+            JwtSource::Command(c) => run_command(c, deadline)?,
+            JwtSource::File(path) => {
+                let bytes = std::fs::read(path).map_err(|source| SigninError::JwtFile {
+                    path: path.clone(),
+                    source,
+                })?;
+                Secret::new(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            JwtSource::Env(var) => Secret::new(
+                env.get(var)
+                    .ok_or_else(|| SigninError::JwtMissing { var: var.clone() })?
+                    .to_owned(),
+            ),
+        };
+        let jwt = Secret::new(raw.expose().trim().to_owned());
+        check_shape(jwt.expose()).map_err(|problem| SigninError::BadJwt {
+            from: self.describe(),
+            problem,
+        })?;
+        Ok(jwt)
+    }
+
+    /// Who the JWT names, when it can be read without side effects (file, variable): the
+    /// `iss` and `sub` claims, for the session's cache key. A command is not run for this.
+    pub fn subject_hint(&self, env: &Env) -> Option<String> {
+        let jwt = match self {
+            JwtSource::Command(_) => return None,
+            JwtSource::File(p) => std::fs::read_to_string(p).ok()?,
+            JwtSource::Env(v) => env.get(v)?.to_owned(),
+        };
+        let c = claims(jwt.trim())?;
+        let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        Some(format!("{}\0{}", s("iss"), s("sub")))
+    }
+}
+
+fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
+    let shown = crate::target::printable(command);
+    let fail = |detail: String| SigninError::JwtCommand {
+        command: shown.clone(),
+        detail,
+    };
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .map_err(|e| fail(format!("cannot start sh: {e}")))?;
+    let mut stdout = child.stdout.take().expect("stdout is piped");
+    let reader = std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let _ = (&mut stdout)
+            .take(MAX_TOKEN_LEN as u64 + 1)
+            .read_to_end(&mut out);
+        Secret::new(String::from_utf8_lossy(&out).into_owned())
+    });
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(fail("it did not finish within --timeout".into()).into());
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(10)),
+            Err(e) => return Err(fail(e.to_string()).into()),
+        }
+    };
+    let out = reader
+        .join()
+        .map_err(|_| fail("its output could not be read".into()))?;
+    if !status.success() {
+        return Err(fail(format!("it exited with {status}")).into());
+    }
+    if out.expose().trim().is_empty() {
+        return Err(fail("it printed nothing".into()).into());
+    }
+    Ok(out)
+}
+
+/// Three base64url segments, a JSON header and payload, a sane length: what sso-oidc could
+/// possibly accept. Catches a command that prints a message instead of the token.
+fn check_shape(jwt: &str) -> Result<(), &'static str> {
+    if jwt.is_empty() {
+        return Err("it is empty");
+    }
+    if jwt.len() > MAX_TOKEN_LEN {
+        return Err("it is longer than 64 KiB");
+    }
+    if jwt.split('.').count() != 3 {
+        return Err("it does not have three dot-separated parts");
+    }
+    if claims(jwt).is_none() {
+        return Err("its payload is not base64url-encoded JSON");
+    }
+    Ok(())
+}
+
+/// The payload of a JWT as a JSON object, unverified.
+pub fn claims(jwt: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+    let payload = jwt.split('.').nth(1)?;
+    match serde_json::from_slice(&base64url::decode(payload)?).ok()? {
+        serde_json::Value::Object(m) => Some(m),
+        _ => None,
+    }
+}
+
+/// The claim `name` of a JWT as a string.
+pub fn claim(jwt: &str, name: &str) -> Option<String> {
+    claims(jwt)?.get(name)?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+pub(crate) fn make(payload: &serde_json::Value) -> String {
+    format!(
+        "{}.{}.sig",
+        base64url::encode(br#"{"alg":"RS256"}"#),
+        base64url::encode(payload.to_string().as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn far() -> Instant {
+        Instant::now() + Duration::from_secs(10)
+    }
+
+    #[test]
+    fn sources_and_their_failures() {
+        let jwt = make(&serde_json::json!({"iss": "https://idp", "sub": "ann"}));
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwt");
+        std::fs::write(&file, format!("{jwt}\n")).unwrap();
+        let env = Env::from_pairs([("J", jwt.as_str())]);
+        for src in [
+            JwtSource::File(file.clone()),
+            JwtSource::Env("J".into()),
+            JwtSource::Command(format!("printf '%s\\n' '{jwt}'")),
+        ] {
+            assert_eq!(src.read(&env, far()).unwrap().expose(), jwt, "{src:?}");
+        }
+        assert_eq!(
+            JwtSource::File(file).subject_hint(&env).unwrap(),
+            "https://idp\0ann"
+        );
+        let e = |src: JwtSource| src.read(&env, far()).unwrap_err().to_string();
+        assert!(
+            e(JwtSource::Env("NOPE".into())).contains("no JWT in the environment variable NOPE")
+        );
+        assert!(e(JwtSource::Command("exit 3".into())).contains("exited with exit status: 3"));
+        assert!(e(JwtSource::Command("true".into())).contains("printed nothing"));
+        assert!(
+            e(JwtSource::Command("echo please log in".into()))
+                .contains("is not a JWT: it does not have three dot-separated parts")
+        );
+        let slow = Instant::now() + Duration::from_millis(200);
+        let err = JwtSource::Command("sleep 5".into())
+            .read(&env, slow)
+            .unwrap_err();
+        assert!(err.to_string().contains("did not finish"), "{err}");
+        assert!(e(JwtSource::File("/nonexistent/jwt".into())).contains("cannot read the JWT file"));
+    }
+
+    #[test]
+    fn claims_are_read_leniently() {
+        let jwt = make(&serde_json::json!({"sub": "u-1", "sts:identity_context": "ctx"}));
+        assert_eq!(claim(&jwt, "sub").unwrap(), "u-1");
+        assert_eq!(claim(&jwt, "sts:identity_context").unwrap(), "ctx");
+        assert_eq!(claim("a.b.c", "sub"), None);
+        assert_eq!(claim("nodots", "sub"), None);
+    }
+}
