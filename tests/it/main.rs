@@ -7,6 +7,7 @@ mod aws_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
+mod bad_config;
 mod cache;
 #[allow(dead_code)]
 mod common;
@@ -14,7 +15,11 @@ mod doctor;
 mod exec;
 mod faults;
 mod fuzz_corpus;
+mod housekeeping;
+mod identity;
+mod messages;
 mod plugin_config;
 mod secrets;
 mod token_cmd;
+mod time_limit;
 mod torture;

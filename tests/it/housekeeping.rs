@@ -1,0 +1,104 @@
+//! Issue 8, class 5: parsing and housekeeping.
+//!
+//! `--host` refuses ports and labels the drivers would refuse and understands the drivers'
+//! IAM URL form; `cache clear` filters the way targets compare; pruning is bounded and
+//! periodic, and `cache clear` leaves no lock files behind.
+
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use crate::common::*;
+
+#[test]
+fn host_ports_and_labels_are_checked() {
+    let (standin, sb) = standin_issuing(None);
+    for (host, rule) in [
+        ("c1.abc.us-east-1.redshift.amazonaws.com:0", "port"),
+        ("c1.abc.us-east-1.redshift.amazonaws.com:65536", "port"),
+        ("c1.abc.us-east-1.redshift.amazonaws.com:", "port"),
+        ("c1..abc.us-east-1.redshift.amazonaws.com", "empty label"),
+        ("jdbc:redshift://c1.abc.us-east-1.redshift.amazonaws.com:99999/dev", "port"),
+    ] {
+        assert_failure(&sb.run(&["--host", host]), 2, &[rule, "1-65535"][..if rule == "port" { 2 } else { 1 }]);
+    }
+    assert_eq!(standin.request_count(), 0);
+    let doc = sb.json(&["--host", "c1.abc.us-east-1.redshift.amazonaws.com:65535"]);
+    assert_eq!(doc["targets"], serde_json::json!(["c1"]));
+}
+
+#[test]
+fn the_drivers_iam_url_form_names_cluster_and_region() {
+    let (standin, mut sb) = standin_issuing(None);
+    sb.unset("AWS_REGION");
+    let doc = sb.json(&["--host", "jdbc:redshift:iam://MyCluster:eu-west-1/dev?ssl=true"]);
+    assert_eq!(doc["targets"], serde_json::json!(["mycluster"]));
+    let issued = parse_issued(doc["token"].as_str().unwrap()).unwrap();
+    assert_eq!((issued.region.as_str(), issued.service.as_str()), ("eu-west-1", "rs"));
+    assert_eq!(standin.request_count(), 1);
+    // A region part that is not a region is refused with the form spelt out.
+    assert_failure(
+        &sb.run(&["--host", "jdbc:redshift:iam://c1:nowhere/dev"]),
+        2,
+        &["jdbc:redshift:iam://CLUSTER:REGION/DB"],
+    );
+}
+
+#[test]
+fn cache_clear_matches_targets_the_way_targets_compare() {
+    let (_standin, sb) = standin_issuing(None);
+    sb.json(&["--cluster-id", "MyCluster"]);
+    sb.json(&["--cluster-id", "other"]);
+    let out = sb.run(&["cache", "clear", "--target", "MYCLUSTER"]);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "removed 1 cache entry\n");
+    assert_eq!(sb.entries().len(), 1);
+}
+
+#[test]
+fn cache_clear_removes_the_lock_files_it_leaves() {
+    let (_standin, sb) = standin_issuing(None);
+    sb.json(&["--cluster-id", "c1"]);
+    sb.json(&["--cluster-id", "c2"]);
+    let out = sb.run(&["cache", "clear"]);
+    assert_success(&out);
+    let left: Vec<String> = fs::read_dir(sb.entry_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".lock"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Fills the entry directory with `n` long-expired entries (copies of a real one under other
+/// names, dated back by their mtime: a foreign key reads as unusable, and pruning judges an
+/// unusable entry by its age).
+fn fill_with_old_entries(sb: &Sandbox, n: usize) {
+    let entry = sb.entries().pop().unwrap();
+    let bytes = fs::read(&entry).unwrap();
+    let old = SystemTime::now() - Duration::from_secs(3 * 86_400);
+    for i in 0..n {
+        let p = sb.entry_dir().join(format!("{i:032x}.json"));
+        fs::write(&p, &bytes).unwrap();
+        fs::File::options()
+            .write(true)
+            .open(&p)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+    }
+}
+
+#[test]
+fn pruning_runs_at_most_once_per_interval_and_boundedly() {
+    let (_standin, sb) = standin_issuing(None);
+    sb.json(&["--cluster-id", "c1"]);
+    fill_with_old_entries(&sb, 300);
+    // A miss prunes, but only a bounded number of entries at a time.
+    sb.json(&["--cluster-id", "c2"]);
+    let after_first = sb.entries().len();
+    assert!(after_first < 302, "a miss prunes: {after_first} entries left");
+    assert!(after_first > 2, "boundedly: one miss removed all {after_first}");
+    // Within the interval no miss prunes again.
+    sb.json(&["--cluster-id", "c3"]);
+    assert_eq!(sb.entries().len(), after_first + 1);
+}
