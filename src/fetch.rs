@@ -6,6 +6,7 @@
 //! This module also turns SDK errors into our `Error`, by error code, with messages that say
 //! what to do.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
@@ -47,6 +48,12 @@ pub trait Fetch {
     /// The region from sources that need more than the environment and config file (e.g. the
     /// instance metadata service), for when none was found offline.
     fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String>;
+
+    /// When the credentials of the last fetch expire, if they do (a cached token is not
+    /// served past it).
+    fn credentials_expiration(&self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// The real thing: aws-config's credential chain and the AWS SDK clients.
@@ -89,26 +96,60 @@ impl ProbeCredentials for AwsFetcher {
     ) -> Result<CredentialsInfo, Error> {
         let seconds = req.timeout.as_secs();
         let remaining = deadline.saturating_duration_since(Instant::now());
-        runtime()?.block_on(async {
-            let resolve = async {
-                let config = sdk_config(req, region, remaining).await;
-                let creds = self.credentials_for(&config, seconds).await?;
-                Ok(CredentialsInfo {
-                    access_key_id: creds.access_key_id().to_owned(),
-                    temporary: creds.session_token().is_some(),
-                    expiry: creds.expiry(),
-                    reported_source: creds
-                        .get_property::<Vec<AwsCredentialFeature>>()
-                        .and_then(|f| reported_source(f)),
-                })
-            };
-            tokio::time::timeout(remaining, resolve)
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    seconds,
-                    during: "resolving AWS credentials",
-                }))
+        let phase = Cell::new(RESOLVING_CREDENTIALS);
+        bounded(seconds, remaining, &phase, async {
+            let config = sdk_config(req, region, remaining).await;
+            let creds = self.credentials_for(&config, seconds).await?;
+            Ok(CredentialsInfo {
+                access_key_id: creds.access_key_id().to_owned(),
+                temporary: creds.session_token().is_some(),
+                expiry: creds.expiry(),
+                reported_source: creds
+                    .get_property::<Vec<AwsCredentialFeature>>()
+                    .and_then(|f| reported_source(f)),
+            })
         })
+    }
+}
+
+/// The step of a run that the time limit can interrupt, named in its message.
+const LOADING_CONFIG: &str = "loading the AWS configuration";
+const RESOLVING_CREDENTIALS: &str = "resolving AWS credentials";
+const CALLING: &str = "waiting for GetIdentityCenterAuthToken";
+
+/// Runs `fut` on a fresh runtime until it finishes or `remaining` passes, whatever blocks.
+///
+/// On the deadline the future is dropped, every process this run started (a hung
+/// `credential_process`) is killed, and the runtime is shut down without waiting for its
+/// blocking threads: a `getaddrinfo` call stuck on a DNS server that never answers cannot
+/// be cancelled, and waiting for it (what dropping a runtime does) kept the process alive
+/// for the resolver's own 10+ seconds. The thread dies with the process.
+fn bounded<T>(
+    seconds: u64,
+    remaining: Duration,
+    phase: &Cell<&'static str>,
+    fut: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let rt = runtime()?;
+    let out = rt.block_on(async { tokio::time::timeout(remaining, fut).await });
+    rt.shutdown_background();
+    match out {
+        Ok(result) => {
+            if matches!(result, Err(Error::Timeout { .. })) {
+                crate::children::kill_descendants();
+            }
+            result
+        }
+        Err(_) => {
+            let killed = crate::children::kill_descendants();
+            if killed > 0 {
+                debug!(killed, "killed the processes still running at the deadline");
+            }
+            Err(Error::Timeout {
+                seconds,
+                during: phase.get(),
+            })
+        }
     }
 }
 
@@ -158,31 +199,34 @@ impl Fetch for AwsFetcher {
     fn fetch(&self, call: Call<'_>) -> Result<AuthToken, Error> {
         let seconds = call.request.timeout.as_secs();
         let remaining = call.deadline.saturating_duration_since(Instant::now());
-        runtime()?.block_on(async {
-            tokio::time::timeout(remaining, fetch(self, call, remaining))
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    seconds,
-                    during: "fetching the token",
-                }))
-        })
+        let phase = Cell::new(LOADING_CONFIG);
+        bounded(seconds, remaining, &phase, fetch(self, call, remaining, &phase))
+    }
+
+    fn credentials_expiration(&self) -> Option<SystemTime> {
+        self.resolved
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(Credentials::expiry))
     }
 
     fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String> {
         let limit = deadline
             .saturating_duration_since(Instant::now())
             .min(REGION_DISCOVERY_LIMIT);
-        let rt = runtime().ok()?;
-        rt.block_on(async {
-            let chain = aws_config::default_provider::region::DefaultRegionChain::builder()
-                .profile_name(request.profile_name())
-                .build();
-            tokio::time::timeout(limit, chain.region())
+        // The environment and both shared files were searched offline already
+        // (`TokenRequest::from_args`); what is left of aws-config's region chain is the
+        // instance metadata service.
+        let _ = request;
+        let phase = Cell::new("asking the instance metadata service for the region");
+        bounded(limit.as_secs(), limit, &phase, async {
+            let imds = aws_config::imds::region::ImdsRegionProvider::builder().build();
+            Ok(aws_config::meta::region::ProvideRegion::region(&imds)
                 .await
-                .ok()
-                .flatten()
-                .map(|r| r.to_string())
+                .map(|r| r.to_string()))
         })
+        .ok()
+        .flatten()
     }
 }
 
@@ -196,6 +240,8 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// aws-config's shared configuration for one run: region, profile, endpoint and timeouts.
 async fn sdk_config(req: &TokenRequest, region: &str, remaining: Duration) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // The shared files as read once this run: aws-config never opens them itself.
+        .profile_files(req.files.profile_files())
         .region(Region::new(region.to_owned()))
         .timeout_config(
             TimeoutConfig::builder()
@@ -216,9 +262,11 @@ async fn fetch(
     fetcher: &AwsFetcher,
     call: Call<'_>,
     remaining: Duration,
+    phase: &Cell<&'static str>,
 ) -> Result<AuthToken, Error> {
     let req = call.request;
     let config = sdk_config(req, call.region, remaining).await;
+    phase.set(RESOLVING_CREDENTIALS);
     let creds = fetcher
         .credentials_for(&config, req.timeout.as_secs())
         .await?;
@@ -232,6 +280,7 @@ async fn fetch(
     }
     let creds = SharedCredentialsProvider::new(creds);
 
+    phase.set(CALLING);
     let started = Instant::now();
     let service = req.service();
     let reply = match &req.targets {

@@ -7,6 +7,7 @@
 pub mod app;
 pub mod cache;
 pub mod cli;
+pub mod children;
 pub mod doctor;
 pub mod env;
 pub mod error;
@@ -16,6 +17,9 @@ pub mod logging;
 pub mod obtain;
 pub mod output;
 pub mod profile;
+pub mod sdk_settings;
 pub mod settings;
+pub mod shared_config;
+pub mod small_file;
 pub mod target;
 pub mod token;

@@ -76,7 +76,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         &region,
         req.endpoint.as_ref().map(|e| e.value.as_str()),
         req.profile_name(),
-        &Fingerprint::of(ctx.env),
+        &Fingerprint::of(ctx.env, &req.files, req.profile_name(), deadline),
     );
 
     if req.cache == CacheMode::Use
@@ -107,7 +107,8 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
     let now = (ctx.clock)();
     match token.expiration {
         Some(expiration) => {
-            let entry = Entry::new(&key, &token, expiration, now);
+            let entry = Entry::new(&key, &token, expiration, now)
+                .with_credentials_expiration(ctx.fetcher.credentials_expiration());
             match cache.write(&lock, &key, &entry) {
                 Ok(()) => info!(key = %key.id, "cached the token"),
                 Err(e) => warn!(error = %e, "could not write the cache; the token was not cached"),

@@ -130,7 +130,7 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     steps.push(endpoint_step(&req, region.as_deref()));
 
     // 3. Profile and the shared files.
-    let files = SharedFiles::read(inp.env, req.profile_name());
+    let files = SharedFiles::read(&req.files, req.profile_name());
     steps.push(profile_step(&req, &files));
 
     // 4. Credentials.

@@ -57,7 +57,9 @@ const SILENT_DNS: &str = r#"
 python3 -c 'import socket,time
 s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",53))
 t=socket.socket(socket.AF_INET,socket.SOCK_STREAM); t.bind(("127.0.0.1",53)); t.listen(16)
-print("ready",flush=True); time.sleep(60)' > "$OUT/dns.ready" &
+print("ready",flush=True); time.sleep(60)' > "$OUT/dns.ready" 2>&1 &
+dns=$!
+trap 'kill $dns' EXIT
 i=0; until grep -q ready "$OUT/dns.ready" 2>/dev/null; do i=$((i+1)); [ $i -lt 500 ] || exit 9; sleep 0.01; done
 echo 'nameserver 127.0.0.1' > "$OUT/resolv.conf"
 mount --bind "$OUT/resolv.conf" /etc/resolv.conf
