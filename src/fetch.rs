@@ -15,7 +15,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_redshift::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_redshift::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -427,7 +427,7 @@ pub fn is_complete_reply(body: &[u8]) -> bool {
 }
 
 fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
-    let detail = one_line(&DisplayErrorContext(&e).to_string());
+    let detail = one_line(&chain(&e));
     debug!(%detail, "credential provider failed");
     match e {
         CredentialsError::CredentialsNotLoaded(_) => Error::NoCredentials { detail },
@@ -471,13 +471,18 @@ where
             seconds: call.request.timeout.as_secs(),
             during: "connecting to AWS",
         },
-        SdkError::DispatchFailure(d) => Error::Network {
-            endpoint,
-            detail: one_line(&match d.as_connector_error() {
-                Some(c) => DisplayErrorContext(c).to_string(),
-                None => "dispatch failure".to_owned(),
-            }),
-        },
+        SdkError::DispatchFailure(d) => {
+            if let Some(c) = d.as_connector_error() {
+                debug!(error = %chain(c), "the request could not be sent");
+            }
+            Error::Network {
+                endpoint,
+                detail: match d.as_connector_error() {
+                    Some(c) => network_cause(c),
+                    None => "the request could not be sent".to_owned(),
+                },
+            }
+        }
         // The reply's body could hold a token; say only what failed, never the body.
         SdkError::ResponseError(r) => Error::BadReply {
             service: service.name(),
@@ -485,8 +490,64 @@ where
         },
         other => Error::Internal(format!(
             "could not build the request: {}",
-            one_line(&DisplayErrorContext(&other).to_string())
+            one_line(&chain(&other))
         )),
+    }
+}
+
+/// An error and its causes, each by its `Display`, joined with ": " (a cause already quoted
+/// by its parent's message is not repeated). Unlike the SDK's `DisplayErrorContext` it never
+/// appends the `Debug` form, which is a Rust structure, not a sentence.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}
+
+/// The cause of a connection failure in words, from the error's source chain: the kind of
+/// the `io::Error` at its root where there is one, else what the layers say (hyper and rustls
+/// name DNS and TLS failures in their messages). Never a `Debug` structure.
+fn network_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind as K;
+    let mut texts = String::new();
+    let mut kind = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
+        texts.push_str(&e.to_string().to_ascii_lowercase());
+        texts.push(' ');
+        source = e.source();
+    }
+    let has = |w: &str| texts.contains(w);
+    if has("dns error") || has("failed to lookup address") || has("name resolution") {
+        return "the DNS lookup of its host name failed".to_owned();
+    }
+    if has("tls") || has("certificate") || has("handshake") || has("corrupt message") {
+        return "the TLS handshake failed (is it an https:// endpoint with a certificate this machine trusts?)".to_owned();
+    }
+    match kind {
+        Some(K::ConnectionRefused) => "connection refused (nothing listens there)".to_owned(),
+        Some(K::ConnectionReset) | Some(K::ConnectionAborted) | Some(K::BrokenPipe) => {
+            "the connection was closed by the other side".to_owned()
+        }
+        Some(K::TimedOut) => "the connection timed out".to_owned(),
+        Some(K::HostUnreachable) | Some(K::NetworkUnreachable) => {
+            "the host or network is unreachable".to_owned()
+        }
+        Some(K::AddrNotAvailable) => "the address is not available on this machine".to_owned(),
+        _ if has("connection refused") => "connection refused (nothing listens there)".to_owned(),
+        _ if has("timed out") => "the connection timed out".to_owned(),
+        _ => "the connection failed".to_owned(),
     }
 }
 

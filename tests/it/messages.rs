@@ -95,7 +95,7 @@ fn doctor_and_verbose_report_the_endpoint_actually_used() {
         let out = sb.run(&with(C1, &["-v", "--no-cache"]));
         assert_success(&out);
         let log = stderr(&out);
-        assert!(log.contains(&format!("endpoint={url}")), "{how}: {log}");
+        assert!(log.contains(&format!("endpoint=\"{url}\"")), "{how}: {log}");
         let doctor = sb.run(&with(&["doctor"], C1));
         let report = stdout(&doctor);
         assert_eq!(doctor.status.code(), Some(0), "{report}");
