@@ -231,8 +231,14 @@ fn matches_filter(f: &CacheFilter, meta: Option<&cache::KeyMeta>) -> bool {
     match meta {
         None => unfiltered,
         Some(m) => {
-            f.target.as_ref().is_none_or(|t| m.targets.contains(t))
-                && f.region.as_ref().is_none_or(|r| &m.region == r)
+            // Targets compare as the services compare them (cluster ids case-insensitively;
+            // they are stored in lower case), regions likewise; profile names are exact.
+            f.target
+                .as_ref()
+                .is_none_or(|t| m.targets.iter().any(|x| x.eq_ignore_ascii_case(t)))
+                && f.region
+                    .as_ref()
+                    .is_none_or(|r| m.region.eq_ignore_ascii_case(r))
                 && f.profile.as_ref().is_none_or(|p| &m.profile == p)
         }
     }

@@ -203,13 +203,17 @@ impl Cli {
                     .get_long()
                     .unwrap_or_else(|| arg.get_id().as_str())
                     .to_owned();
-                let takes_it = command.find_subcommand(sub).is_some_and(|s| {
-                    s.get_arguments().any(|a| a.get_id() == arg.get_id())
-                });
+                let takes_it = command
+                    .find_subcommand(sub)
+                    .is_some_and(|s| s.get_arguments().any(|a| a.get_id() == arg.get_id()));
                 let message = if takes_it {
-                    format!("'--{flag}' must come after the subcommand: redshift-idc-token {sub} --{flag} ...")
+                    format!(
+                        "'--{flag}' must come after the subcommand: redshift-idc-token {sub} --{flag} ..."
+                    )
                 } else {
-                    format!("'--{flag}' is not an option of `{sub}`: it belongs to the token command (redshift-idc-token --{flag} ... without a subcommand)")
+                    format!(
+                        "'--{flag}' is not an option of `{sub}`: it belongs to the token command (redshift-idc-token --{flag} ... without a subcommand)"
+                    )
                 };
                 return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
             }

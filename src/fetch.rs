@@ -200,7 +200,12 @@ impl Fetch for AwsFetcher {
         let seconds = call.request.timeout.as_secs();
         let remaining = call.deadline.saturating_duration_since(Instant::now());
         let phase = Cell::new(LOADING_CONFIG);
-        bounded(seconds, remaining, &phase, fetch(self, call, remaining, &phase))
+        bounded(
+            seconds,
+            remaining,
+            &phase,
+            fetch(self, call, remaining, &phase),
+        )
     }
 
     fn credentials_expiration(&self) -> Option<SystemTime> {

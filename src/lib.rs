@@ -6,8 +6,8 @@
 
 pub mod app;
 pub mod cache;
-pub mod cli;
 pub mod children;
+pub mod cli;
 pub mod doctor;
 pub mod env;
 pub mod error;

@@ -114,8 +114,9 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
                 Err(e) => warn!(error = %e, "could not write the cache; the token was not cached"),
             }
             drop(lock);
-            // Housekeeping belongs on the miss path, which is slow anyway, never on a hit.
-            match cache.prune(now) {
+            // Housekeeping belongs on the miss path, never on a hit, and even there only once per
+            // interval and boundedly (`prune_if_due`).
+            match cache.prune_if_due(now) {
                 Ok(0) => {}
                 Ok(n) => info!(removed = n, "pruned long-expired cache entries"),
                 Err(e) => debug!(error = %e, "could not prune the cache"),

@@ -35,7 +35,10 @@ pub fn section(text: &str, profile: &str, kind: FileKind) -> Option<Vec<(String,
         }
         if let Some(header) = line.strip_prefix('[') {
             let header = strip_comment(header, false);
-            let name = header.strip_suffix(']').unwrap_or(header).trim_matches([' ', '\t']);
+            let name = header
+                .strip_suffix(']')
+                .unwrap_or(header)
+                .trim_matches([' ', '\t']);
             let name = match kind {
                 FileKind::Config => match name.strip_prefix("profile") {
                     Some(rest) if rest.starts_with([' ', '\t']) => Some(rest.trim()),

@@ -160,7 +160,10 @@ mod tests {
             err.to_string()
                 .ends_with("must be preferred, disabled or required")
         );
-        for ok in [("AWS_USE_FIPS_ENDPOINT", "TRUE"), ("AWS_RETRY_MODE", " adaptive")] {
+        for ok in [
+            ("AWS_USE_FIPS_ENDPOINT", "TRUE"),
+            ("AWS_RETRY_MODE", " adaptive"),
+        ] {
             assert!(check(&Env::from_pairs([ok]), &SharedConfig::default(), "x").is_ok());
         }
         for bad in [("AWS_MAX_ATTEMPTS", "-1"), ("AWS_MAX_ATTEMPTS", "+1")] {

@@ -99,7 +99,11 @@ impl TokenRequest {
             Some(Sourced {
                 value: v.to_owned(),
                 // aws-config lets the credentials file's profile override the config file's.
-                from: match profile::section(files.credentials.text(), profile_name, FileKind::Credentials) {
+                from: match profile::section(
+                    files.credentials.text(),
+                    profile_name,
+                    FileKind::Credentials,
+                ) {
                     Some(keys) if keys.iter().any(|(k, v)| k == "region" && !v.is_empty()) => {
                         PROFILE_IN_CREDENTIALS_FILE
                     }

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_config::profile::ProfileSet;
-use aws_runtime::env_config::file::{EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles};
+use aws_runtime::env_config::file::{
+    EnvConfigFileKind as ProfileFileKind, EnvConfigFiles as ProfileFiles,
+};
 use zeroize::Zeroizing;
 
 use crate::env::Env;

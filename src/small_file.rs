@@ -48,7 +48,8 @@ pub fn read(path: &Path, deadline: Instant) -> Contents {
         if meta.len() > MAX_BYTES {
             return Contents::Unusable("larger than 4 MiB");
         }
-        return bounded(file, meta.len()).map_or(Contents::Unusable("cannot be read"), Contents::Bytes);
+        return bounded(file, meta.len())
+            .map_or(Contents::Unusable("cannot be read"), Contents::Bytes);
     }
     #[cfg(unix)]
     {
@@ -133,7 +134,10 @@ mod tests {
         std::fs::write(&f, "abc").unwrap();
         let soon = Instant::now() + Duration::from_secs(1);
         assert_eq!(read(&f, soon).bytes().unwrap().as_slice(), b"abc");
-        assert!(matches!(read(&dir.path().join("none"), soon), Contents::Missing));
+        assert!(matches!(
+            read(&dir.path().join("none"), soon),
+            Contents::Missing
+        ));
         assert!(matches!(read(dir.path(), soon), Contents::Unusable(_)));
     }
 

@@ -189,8 +189,10 @@ pub fn chain_files(env: &Env, files: &SharedConfig, profile: &str) -> Vec<PathBu
 /// URL): `~/.aws/sso/cache/<sha1 hex>.json`.
 pub fn sso_cache_file(home: &std::path::Path, identifier: &str) -> PathBuf {
     use sha1::Digest as _;
-    home.join(".aws/sso/cache")
-        .join(format!("{}.json", hex::encode(sha1::Sha1::digest(identifier.as_bytes()))))
+    home.join(".aws/sso/cache").join(format!(
+        "{}.json",
+        hex::encode(sha1::Sha1::digest(identifier.as_bytes()))
+    ))
 }
 
 /// A field that may be absent; absent differs from every content, the empty one included.
@@ -252,10 +254,17 @@ mod tests {
             // printf corp | sha1sum
             "ee0bfd2552fbd840c02cc48b6e823320543c450f.json"
         );
-        assert_eq!(files_of("default"), [PathBuf::from("/t"), sso.clone()], "cycle stopped");
+        assert_eq!(
+            files_of("default"),
+            [PathBuf::from("/t"), sso.clone()],
+            "cycle stopped"
+        );
         assert_eq!(
             files_of("legacy"),
-            [sso_cache_file(std::path::Path::new("/h"), "https://x/start")]
+            [sso_cache_file(
+                std::path::Path::new("/h"),
+                "https://x/start"
+            )]
         );
     }
 
@@ -264,7 +273,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().to_str().unwrap();
         std::fs::create_dir_all(dir.path().join(".aws/sso/cache")).unwrap();
-        std::fs::write(dir.path().join(".aws/config"), "[default]\nsso_session = corp\n").unwrap();
+        std::fs::write(
+            dir.path().join(".aws/config"),
+            "[default]\nsso_session = corp\n",
+        )
+        .unwrap();
         let env = Env::from_pairs([("HOME", home)]);
         let cache = sso_cache_file(dir.path(), "corp");
         let before = fp(&env);
@@ -286,26 +299,26 @@ mod tests {
 
     #[test]
     fn every_input_changes_the_key() {
-        let fp = fp(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "A")]));
-        let base = CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp);
+        let fp1 = fp(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "A")]));
+        let base = CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp1);
         assert_eq!(base.id.len(), 32);
         assert_eq!(
             base,
-            CacheKey::new(&targets(&["b", "a"]), "us-east-1", None, "default", &fp),
+            CacheKey::new(&targets(&["b", "a"]), "us-east-1", None, "default", &fp1),
             "target order does not matter"
         );
         let fp2 = fp(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "B")]));
         let others = [
-            CacheKey::new(&targets(&["a"]), "us-east-1", None, "default", &fp),
-            CacheKey::new(&targets(&["a", "b"]), "us-east-2", None, "default", &fp),
+            CacheKey::new(&targets(&["a"]), "us-east-1", None, "default", &fp1),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-2", None, "default", &fp1),
             CacheKey::new(
                 &targets(&["a", "b"]),
                 "us-east-1",
                 Some("http://x"),
                 "default",
-                &fp,
+                &fp1,
             ),
-            CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "dev", &fp),
+            CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "dev", &fp1),
             CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp2),
         ];
         for o in others {

@@ -25,6 +25,17 @@ pub use lock::{LockGuard, Mode};
 /// How long after expiry an entry is kept before `prune` removes it.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// A miss prunes at most once per this interval (a stamp file's mtime records the last time):
+/// reading every entry on every miss made a miss with 5,000 entries ten times slower.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The most entries one prune looks at.
+pub const PRUNE_BATCH: usize = 256;
+
+/// The stamp file of the last prune, in the entry directory (its leading dot keeps it out of
+/// the entry listing).
+const PRUNE_STAMP: &str = ".last-prune";
+
 /// The directory name under the platform's cache directory.
 pub const APP_DIR: &str = "redshift-idc-token";
 
@@ -164,9 +175,52 @@ impl Cache {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                 Err(e) => return Err(e),
             }
+            // Under the lock, as `prune` does (see there for why that is safe).
+            let _ = fs::remove_file(lock::lock_path(&path));
+        }
+        if matches(None) {
+            self.remove_orphan_locks()?;
         }
         self.remove_temp_files(None)?;
         Ok(removed)
+    }
+
+    /// Removes the lock files that have no entry (left by runs whose fetch failed) and that
+    /// nobody holds right now.
+    fn remove_orphan_locks(&self) -> io::Result<()> {
+        for item in fs::read_dir(&self.dir)? {
+            let path = item?.path();
+            if path.extension().is_none_or(|e| e != "lock") || path.with_extension("json").exists()
+            {
+                continue;
+            }
+            let id = file_id(&path);
+            if let Ok(Some(_guard)) = lock::acquire(&path, &id, Mode::Exclusive, Instant::now()) {
+                let _ = fs::remove_file(&path);
+            }
+        }
+        Ok(())
+    }
+
+    /// Prunes (see [`Cache::prune`]) if the last prune is more than [`PRUNE_INTERVAL`] ago,
+    /// as recorded by the mtime of a stamp file. The stamp is renewed before pruning, so
+    /// processes missing at the same time do not all prune. Returns how many were removed.
+    pub fn prune_if_due(&self, now: SystemTime) -> io::Result<usize> {
+        let stamp = self.dir.join(PRUNE_STAMP);
+        let last = fs::symlink_metadata(&stamp).and_then(|m| m.modified()).ok();
+        if last.is_some_and(|t| t + PRUNE_INTERVAL > now && t <= now + PRUNE_INTERVAL) {
+            return Ok(0);
+        }
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::custom_flags(
+            &mut opts,
+            libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
+        );
+        let file = opts.open(&stamp)?;
+        file.set_modified(now)?;
+        self.prune(now)
     }
 
     /// Removes entries (and their lock files) that expired more than [`PRUNE_AFTER`] ago, and
@@ -179,7 +233,23 @@ impl Cache {
     pub fn prune(&self, now: SystemTime) -> io::Result<usize> {
         let mut removed = 0;
         let old = |t: SystemTime| t + PRUNE_AFTER < now;
-        for path in self.entry_files()? {
+        // At most PRUNE_BATCH entries per pass, from a start that moves with the clock, so
+        // that a huge cache costs a bounded pass and every entry is reached in turn.
+        let files = self.entry_files()?;
+        let start = if files.is_empty() {
+            0
+        } else {
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos() as usize
+                % files.len()
+        };
+        let batch = files
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(files.len().min(PRUNE_BATCH));
+        for path in batch {
             let expired = match read_private_file(&path).and_then(|b| decode(&b, None, now)) {
                 Ok(e) => old(e.trusted_until()),
                 Err(_) => fs::symlink_metadata(&path)
@@ -192,7 +262,7 @@ impl Cache {
             let lock_path = lock::lock_path(&path);
             let id = file_id(&path);
             if let Some(_guard) = lock::acquire(&lock_path, &id, Mode::Exclusive, Instant::now())? {
-                fs::remove_file(&path)?;
+                fs::remove_file(path)?;
                 let _ = fs::remove_file(&lock_path);
                 removed += 1;
             }

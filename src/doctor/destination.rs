@@ -133,15 +133,21 @@ pub(super) fn endpoint_step(req: &TokenRequest, region: Option<&str>) -> Step {
             let shown = target::printable(value);
             let origin = crate::shared_config::profile_origin(req.profile_name());
             let described = match *from {
-                crate::shared_config::ENDPOINT_FROM_PROFILE => format!("`endpoint_url` in {origin}"),
+                crate::shared_config::ENDPOINT_FROM_PROFILE => {
+                    format!("`endpoint_url` in {origin}")
+                }
                 crate::shared_config::ENDPOINT_FROM_SERVICES => {
                     format!("the `services` section named by {origin}")
                 }
                 other => other.to_owned(),
             };
-            let step = Step::new("endpoint", Status::Ok, format!("{shown} (from {described})"))
-                .detail("endpoint", shown.as_str())
-                .detail("from", *from);
+            let step = Step::new(
+                "endpoint",
+                Status::Ok,
+                format!("{shown} (from {described})"),
+            )
+            .detail("endpoint", shown.as_str())
+            .detail("from", *from);
             if plain_http_off_host(value) {
                 Step {
                     status: Status::Warn,

@@ -13,14 +13,54 @@ const SETTINGS: &[(&str, &str, &str, &str)] = &[
     ("AWS_MAX_ATTEMPTS", "max_attempts", "0", "integer from 1"),
     ("AWS_MAX_ATTEMPTS", "max_attempts", "abc", "integer from 1"),
     ("AWS_MAX_ATTEMPTS", "max_attempts", "-1", "integer from 1"),
-    ("AWS_RETRY_MODE", "retry_mode", "bogus", "standard or adaptive"),
-    ("AWS_ACCOUNT_ID_ENDPOINT_MODE", "account_id_endpoint_mode", "x", "preferred, disabled or required"),
-    ("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", "maybe", "true or false"),
-    ("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", "yes", "true or false"),
-    ("AWS_REQUEST_CHECKSUM_CALCULATION", "request_checksum_calculation", "bogus", "when_supported or when_required"),
-    ("AWS_RESPONSE_CHECKSUM_VALIDATION", "response_checksum_validation", "bogus", "when_supported or when_required"),
-    ("AWS_DISABLE_REQUEST_COMPRESSION", "disable_request_compression", "x", "true or false"),
-    ("AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES", "request_min_compression_size_bytes", "x", "integer from 0 to 10485760"),
+    (
+        "AWS_RETRY_MODE",
+        "retry_mode",
+        "bogus",
+        "standard or adaptive",
+    ),
+    (
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE",
+        "account_id_endpoint_mode",
+        "x",
+        "preferred, disabled or required",
+    ),
+    (
+        "AWS_USE_FIPS_ENDPOINT",
+        "use_fips_endpoint",
+        "maybe",
+        "true or false",
+    ),
+    (
+        "AWS_USE_DUALSTACK_ENDPOINT",
+        "use_dualstack_endpoint",
+        "yes",
+        "true or false",
+    ),
+    (
+        "AWS_REQUEST_CHECKSUM_CALCULATION",
+        "request_checksum_calculation",
+        "bogus",
+        "when_supported or when_required",
+    ),
+    (
+        "AWS_RESPONSE_CHECKSUM_VALIDATION",
+        "response_checksum_validation",
+        "bogus",
+        "when_supported or when_required",
+    ),
+    (
+        "AWS_DISABLE_REQUEST_COMPRESSION",
+        "disable_request_compression",
+        "x",
+        "true or false",
+    ),
+    (
+        "AWS_REQUEST_MIN_COMPRESSION_SIZE_BYTES",
+        "request_min_compression_size_bytes",
+        "x",
+        "integer from 0 to 10485760",
+    ),
 ];
 
 #[test]
@@ -59,11 +99,18 @@ fn regions_from_the_environment_and_profiles_are_checked_like_region() {
     assert_failure(
         &sb.run(C1),
         2,
-        &["invalid region 'us-east-1 ' (from AWS_REGION)", "such as us-east-1"],
+        &[
+            "invalid region 'us-east-1 ' (from AWS_REGION)",
+            "such as us-east-1",
+        ],
     );
     sb.unset("AWS_REGION");
     sb.set("AWS_DEFAULT_REGION", "Mars");
-    assert_failure(&sb.run(C1), 2, &["invalid region 'Mars' (from AWS_DEFAULT_REGION)"]);
+    assert_failure(
+        &sb.run(C1),
+        2,
+        &["invalid region 'Mars' (from AWS_DEFAULT_REGION)"],
+    );
     sb.unset("AWS_DEFAULT_REGION");
     sb.write_aws_config("[default]\nregion = eu-west-1;Ireland\n");
     assert_failure(
@@ -97,7 +144,11 @@ fn aws_profile_gets_the_checks_of_profile() {
     let (standin, mut sb) = standin_issuing(None);
     for bad in ["a]b", "x\u{1b}[2J"] {
         sb.set("AWS_PROFILE", bad);
-        let line = assert_failure(&sb.run(C1), 2, &["invalid profile name", "(from AWS_PROFILE)"]);
+        let line = assert_failure(
+            &sb.run(C1),
+            2,
+            &["invalid profile name", "(from AWS_PROFILE)"],
+        );
         assert!(!line.contains('\u{1b}'), "{line:?}");
     }
     assert_eq!(standin.request_count(), 0);
@@ -116,5 +167,8 @@ fn nothing_user_supplied_reaches_cache_list_raw() {
     assert_success(&out);
     let text = stdout(&out);
     assert_eq!(text.lines().count(), 2, "{text:?}");
-    assert!(!text.chars().any(|c| c.is_control() && c != '\n'), "{text:?}");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
 }

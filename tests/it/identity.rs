@@ -137,11 +137,17 @@ fn a_cached_token_is_never_served_past_the_expiry_of_the_credentials_it_was_fetc
         (Some("aws"), "ASIAPROC000000000002")
     );
     let remaining = longer["expires_in_seconds"].as_u64().unwrap();
-    assert!(remaining > 800, "the token itself still lives {remaining} s");
+    assert!(
+        remaining > 800,
+        "the token itself still lives {remaining} s"
+    );
     // `cache list` shows the shorter, honest lifetime.
     let list = sb.run(&["cache", "list", "--json"]);
     assert_success(&list);
     let row: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
     let left = row["remaining_seconds"].as_u64().unwrap();
-    assert!((380..=400).contains(&left), "bounded by the credentials: {left}");
+    assert!(
+        (380..=400).contains(&left),
+        "bounded by the credentials: {left}"
+    );
 }

@@ -20,6 +20,6 @@ mod identity;
 mod messages;
 mod plugin_config;
 mod secrets;
-mod token_cmd;
 mod time_limit;
+mod token_cmd;
 mod torture;

@@ -117,7 +117,10 @@ fn shared_files_that_are_fifos_nobody_writes_never_hang_the_run() {
             let args = with(&with(C1, &["--timeout", "3"]), extra);
             let (out, took) = bounded(&sb, &args, Duration::from_secs(20));
             assert_success(&out);
-            assert!(took < Duration::from_secs(4), "{var} {extra:?}: took {took:?}");
+            assert!(
+                took < Duration::from_secs(4),
+                "{var} {extra:?}: took {took:?}"
+            );
         }
     }
 }
@@ -185,7 +188,10 @@ fn a_hung_credential_process_is_killed_at_the_timeout_and_the_step_is_named() {
     // Only the exit status is waited for: a leftover child holding stderr must not hide.
     let mut child = sb
         .std_cmd()
-        .args(with(C1, &["--profile", "hang", "--timeout", "2", "--no-cache"]))
+        .args(with(
+            C1,
+            &["--profile", "hang", "--timeout", "2", "--no-cache"],
+        ))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(fs::File::create(sb.home().join("stderr")).unwrap())
