@@ -32,9 +32,8 @@ pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
 /// The most entries one prune looks at.
 pub const PRUNE_BATCH: usize = 256;
 
-/// The stamp file of the last prune, in the entry directory (its leading dot keeps it out of
-/// the entry listing).
-const PRUNE_STAMP: &str = ".last-prune";
+/// The stamp file of the last prune, in the entry directory (not `.json`: not an entry).
+const PRUNE_STAMP: &str = "prune.stamp";
 
 /// The directory name under the platform's cache directory.
 pub const APP_DIR: &str = "redshift-idc-token";
@@ -214,10 +213,11 @@ impl Cache {
         let mut opts = OpenOptions::new();
         opts.write(true).create(true).truncate(true);
         #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::custom_flags(
-            &mut opts,
-            libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC,
-        );
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+        }
         let file = opts.open(&stamp)?;
         file.set_modified(now)?;
         self.prune(now)

@@ -124,7 +124,7 @@ fn pruning_runs_at_most_once_per_interval_and_boundedly() {
     sb.json(&["--cluster-id", "c1"]);
     fill_with_old_entries(&sb, 300);
     // The first miss pruned (an empty cache) and left its stamp; an hour and more later...
-    let stamp = sb.entry_dir().join(".last-prune");
+    let stamp = sb.entry_dir().join("prune.stamp");
     fs::File::options()
         .write(true)
         .open(&stamp)
