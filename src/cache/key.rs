@@ -149,7 +149,11 @@ impl Fingerprint {
         outside.extend(chain_files(env, files, profile));
         for path in outside {
             field(&mut h, path.as_os_str().as_encoded_bytes());
-            let bytes = small_file::read(&path, deadline).bytes();
+            // Only regular files: a pipe here would be consumed before aws-config reads it.
+            let regular = std::fs::metadata(&path).is_ok_and(|m| m.is_file());
+            let bytes = regular
+                .then(|| small_file::read(&path, deadline).bytes())
+                .flatten();
             optional(&mut h, bytes.as_deref().map(|b| b.as_slice()));
         }
         Fingerprint(h.finalize().into())

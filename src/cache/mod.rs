@@ -250,17 +250,17 @@ impl Cache {
             .skip(start)
             .take(files.len().min(PRUNE_BATCH));
         for path in batch {
-            let expired = match read_private_file(&path).and_then(|b| decode(&b, None, now)) {
+            let expired = match read_private_file(path).and_then(|b| decode(&b, None, now)) {
                 Ok(e) => old(e.trusted_until()),
-                Err(_) => fs::symlink_metadata(&path)
+                Err(_) => fs::symlink_metadata(path)
                     .and_then(|m| m.modified())
                     .is_ok_and(old),
             };
             if !expired {
                 continue;
             }
-            let lock_path = lock::lock_path(&path);
-            let id = file_id(&path);
+            let lock_path = lock::lock_path(path);
+            let id = file_id(path);
             if let Some(_guard) = lock::acquire(&lock_path, &id, Mode::Exclusive, Instant::now())? {
                 fs::remove_file(path)?;
                 let _ = fs::remove_file(&lock_path);
