@@ -215,14 +215,13 @@ impl Fetch for AwsFetcher {
             .and_then(|c| c.as_ref().and_then(Credentials::expiry))
     }
 
-    fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String> {
+    fn discover_region(&self, _request: &TokenRequest, deadline: Instant) -> Option<String> {
         let limit = deadline
             .saturating_duration_since(Instant::now())
             .min(REGION_DISCOVERY_LIMIT);
         // The environment and both shared files were searched offline already
         // (`TokenRequest::from_args`); what is left of aws-config's region chain is the
         // instance metadata service.
-        let _ = request;
         let phase = Cell::new("asking the instance metadata service for the region");
         bounded(limit.as_secs(), limit, &phase, async {
             let imds = aws_config::imds::region::ImdsRegionProvider::builder().build();

@@ -6,17 +6,17 @@
 //! is cheap. Only when no region is found offline does the program ask the SDK's full chain
 //! (which may query the instance metadata service).
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::cli::TokenArgs;
 use crate::env::{self, Env};
 use crate::error::Error;
 use crate::profile::{self, FileKind};
 use crate::shared_config::SharedConfig;
+use crate::target::{self, Service, Targets};
 
 /// The source of a region found in the credentials file's profile (aws-config reads it there).
 pub const PROFILE_IN_CREDENTIALS_FILE: &str = "profile (credentials file)";
-use crate::target::{self, Service, Targets};
 
 /// How the cache takes part in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,7 +92,7 @@ impl TokenRequest {
 
         // The shared files are read once, here, for the whole run (see `shared_config`).
         let timeout = Duration::from_secs(args.timeout);
-        let files = SharedConfig::load(env, Instant::now() + timeout)?;
+        let files = SharedConfig::load(env, timeout)?;
 
         let profile_region = || {
             let v = files.get(profile_name, "region")?;

@@ -14,7 +14,7 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_config::profile::ProfileSet;
 use aws_runtime::env_config::file::{
@@ -38,20 +38,22 @@ pub struct FileSnapshot {
 }
 
 impl FileSnapshot {
-    fn read(path: Option<PathBuf>, deadline: Instant) -> Self {
+    /// `None` when the file is a pipe that did not finish before `deadline`.
+    fn read(path: Option<PathBuf>, deadline: Instant) -> Option<Self> {
         let Some(p) = path else {
-            return FileSnapshot::default();
+            return Some(FileSnapshot::default());
         };
         let (bytes, problem) = match small_file::read(&p, deadline) {
             Contents::Bytes(b) => (Some(Arc::new(b)), None),
             Contents::Missing => (None, None),
             Contents::Unusable(why) => (None, Some(why)),
+            Contents::TimedOut => return None,
         };
-        FileSnapshot {
+        Some(FileSnapshot {
             path: Some(p),
             bytes,
             problem,
-        }
+        })
     }
 
     /// The text as aws-config takes it: a file that is not UTF-8 counts as empty.
@@ -97,16 +99,36 @@ pub fn profile_origin(profile: &str) -> String {
 
 impl SharedConfig {
     /// Reads the two files the SDK would read (`AWS_CONFIG_FILE`, `AWS_SHARED_CREDENTIALS_FILE`
-    /// or their `~/.aws` defaults), waiting for a pipe at most until `deadline`, and parses
+    /// or their `~/.aws` defaults), waiting for a pipe at most `timeout`, and parses
     /// them. A file aws-config could not parse is a usage error, as it makes every AWS
     /// setting of the run unknowable.
-    pub fn load(env: &Env, deadline: Instant) -> Result<Self, Error> {
-        let config = FileSnapshot::read(env.config_file(), deadline);
-        let credentials = FileSnapshot::read(env.credentials_file(), deadline);
+    pub fn load(env: &Env, timeout: Duration) -> Result<Self, Error> {
+        let deadline = Instant::now() + timeout;
+        let read = |path| {
+            FileSnapshot::read(path, deadline).ok_or(Error::Timeout {
+                seconds: timeout.as_secs(),
+                during: "reading the shared AWS config and credentials files (a pipe that was never closed)",
+            })
+        };
+        let config = read(env.config_file())?;
+        let credentials = read(env.credentials_file())?;
         let parsed = parse(config.text(), credentials.text()).map_err(|e| {
+            // The parser does not know the path of contents: find which file it was.
+            let culprit = if parse(config.text(), "").is_err() {
+                &config
+            } else {
+                &credentials
+            };
+            let path = culprit.path.as_ref().map_or_else(
+                || "the shared AWS config".to_owned(),
+                |p| printable(&p.display().to_string()),
+            );
+            let detail = e
+                .split_once(" on line ")
+                .map_or(e.clone(), |(_, rest)| format!("line {rest}"));
             Error::Usage(format!(
-                "the shared AWS config or credentials file cannot be parsed: {}; fix the file (aws-config would refuse it too)",
-                crate::error::one_line(&e)
+                "{path} cannot be parsed ({}): fix the file (the AWS SDKs refuse it too)",
+                crate::error::one_line(&detail)
             ))
         })?;
         Ok(SharedConfig {
@@ -199,7 +221,10 @@ fn parse(config: &str, credentials: &str) -> Result<ProfileSet, String> {
     let mut fut = std::pin::pin!(fut);
     match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(Ok(set)) => Ok(set),
-        Poll::Ready(Err(e)) => Err(e.to_string()),
+        Poll::Ready(Err(e)) => Err(match std::error::Error::source(&e) {
+            Some(cause) => format!("{e}: {cause}"),
+            None => e.to_string(),
+        }),
         Poll::Pending => Err("the profile parser did not finish".into()),
     }
 }

@@ -26,6 +26,8 @@ pub enum Contents {
     /// The file exists but is not something we read (a directory, a device, too large,
     /// unreadable); the reason, for a message.
     Unusable(&'static str),
+    /// A pipe whose writer neither finished nor closed it before the deadline.
+    TimedOut,
 }
 
 /// Reads `path` as described in the module comment, waiting for a pipe's writer at most
@@ -100,7 +102,7 @@ fn drain_pipe(mut file: File, deadline: Instant) -> Contents {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 let left = deadline.saturating_duration_since(Instant::now());
                 if left.is_zero() {
-                    return Contents::Unusable("a pipe whose writer did not finish in time");
+                    return Contents::TimedOut;
                 }
                 let mut pfd = libc::pollfd {
                     fd: file.as_raw_fd(),

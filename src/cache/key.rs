@@ -236,7 +236,7 @@ mod tests {
 
     fn fp(env: &Env) -> Fingerprint {
         let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        let files = SharedConfig::load(env, deadline).unwrap();
+        let files = SharedConfig::load(env, std::time::Duration::from_secs(5)).unwrap();
         Fingerprint::of(env, &files, "default", deadline)
     }
 

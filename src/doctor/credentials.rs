@@ -227,8 +227,7 @@ mod tests {
             ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
         ]);
         let shared =
-            crate::shared_config::SharedConfig::load(&env, Instant::now() + Duration::from_secs(5))
-                .unwrap();
+            crate::shared_config::SharedConfig::load(&env, Duration::from_secs(5)).unwrap();
         let src = |p: &str| infer_source(&env, p, &SharedFiles::read(&shared, p)).source;
         assert_eq!(src("sso"), "IAM Identity Center (SSO)");
         assert_eq!(src("role"), "assume role");

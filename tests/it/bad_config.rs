@@ -172,3 +172,22 @@ fn nothing_user_supplied_reaches_cache_list_raw() {
         "{text:?}"
     );
 }
+
+#[test]
+fn a_config_file_aws_config_cannot_parse_is_a_usage_error() {
+    let (standin, sb) = standin_issuing(None);
+    sb.write_aws_config("region = us-east-1\n[default]\n");
+    let path = sb.home().join(".aws/config");
+    for args in [with(C1, &[]), with(C1, &["--no-cache"])] {
+        assert_failure(
+            &sb.run(&args),
+            2,
+            &[
+                path.to_str().unwrap(),
+                "line 1",
+                "Expected a profile definition",
+            ],
+        );
+    }
+    assert_eq!(standin.request_count(), 0);
+}

@@ -27,7 +27,7 @@ fn in_loopback_namespace(sb: &Sandbox, script: &str) -> Option<std::path::PathBu
     }
     let out_dir = sb.home().join("out");
     fs::create_dir_all(&out_dir).unwrap();
-    let mut child = sb
+    let child = sb
         .command("unshare")
         .args(["--net", "--mount", "sh", "-euc"])
         .arg(format!("ip link set lo up\n{script}"))
@@ -39,15 +39,8 @@ fn in_loopback_namespace(sb: &Sandbox, script: &str) -> Option<std::path::PathBu
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let _ = &mut child;
     let out = wait_until(child, Instant::now() + Duration::from_secs(60), "namespace");
-    assert!(
-        out.status.success(),
-        "namespace script failed: {:?}\nstdout: {}\nstderr: {}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_script_ok(&out);
     Some(out_dir)
 }
 
@@ -214,6 +207,8 @@ fn a_hung_credential_process_is_killed_at_the_timeout_and_the_step_is_named() {
         .lines()
         .map(|l| l.parse().unwrap())
         .collect();
+    // SIGKILL is delivered asynchronously: give a loaded machine a moment to finish them.
+    poll(Duration::from_secs(1), || pids.iter().all(|p| !alive(*p)));
     let leftovers: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
     for p in &leftovers {
         unsafe { libc::kill(*p as i32, libc::SIGKILL) };
@@ -226,5 +221,36 @@ fn a_hung_credential_process_is_killed_at_the_timeout_and_the_step_is_named() {
     );
     assert_eq!(pids.len(), 2);
     assert!(leftovers.is_empty(), "still running: {leftovers:?}");
+    assert_eq!(standin.request_count(), 0);
+}
+
+#[test]
+fn a_config_pipe_whose_writer_never_finishes_is_cut_off_at_the_timeout() {
+    let (standin, mut sb) = standin_issuing(None);
+    let fifo = sb.home().join("fifo");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Holds the FIFO open for writing (read-write, so its open never waits) and writes nothing.
+    let mut writer = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 3<>'{}'; exec sleep 30", fifo.display()))
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    sb.set("AWS_CONFIG_FILE", fifo.to_str().unwrap());
+    let (out, took) = bounded(&sb, &with(C1, &["--timeout", "2"]), Duration::from_secs(20));
+    let _ = writer.kill();
+    let _ = writer.wait();
+    assert_failure(
+        &out,
+        5,
+        &["gave up after 2 s (--timeout): reading the shared AWS config"],
+    );
+    assert!(took < Duration::from_secs(3), "took {took:?}");
     assert_eq!(standin.request_count(), 0);
 }
