@@ -1,6 +1,8 @@
 //! `plugin-config/`: every file is parsed, and every script executed against the stand-in,
 //! with its output read back the way its consumer reads it (Java for JDBC, a brace-aware
-//! parser for ODBC, the real AWS SDK chain for the AWS profiles).
+//! parser and unixODBC's `odbcinst` for ODBC, the real AWS SDK chain for the AWS profiles).
+//! The JDBC wrapper driver itself is tested with the real Redshift JDBC driver in
+//! tests/e2e/test_jdbc_wrapper.py.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -62,6 +64,19 @@ fn odbc(sb: &Sandbox, args: &[&str]) -> Output {
     script(sb, "", ODBC_SCRIPT, args)
 }
 
+/// The launchers write through a temporary file in the target's directory: none may remain.
+fn assert_no_temporary_files(dir: &std::path::Path, prefix: &str) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "no temporary file left: {leftovers:?}"
+    );
+}
+
 fn ok_stdout(out: &Output) -> String {
     assert_success(out);
     assert!(out.stderr.is_empty(), "nothing on stderr: {}", stderr(out));
@@ -93,97 +108,6 @@ fn java(args: &[&str], input: &str) -> Vec<String> {
 // JDBC
 
 #[test]
-fn jdbc_properties_are_read_back_by_java() {
-    for token in [None, Some(TRICKY_JDBC)] {
-        let (s, sb) = setup(token);
-        let out = jdbc(&sb, &["--host", HOST, "--database", "dev"]);
-        let doc = ok_stdout(&out);
-        let issued = last_token(&s);
-        assert_eq!(s.requests()[0].targets, ["mycluster"]);
-        assert!(doc.contains("# URL: jdbc:redshift://mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com:5439/dev\n"), "{doc}");
-        let got = java(
-            &[
-                "props",
-                "token",
-                "plugin_name",
-                "token_type",
-                "ssl",
-                "sslmode",
-                "user",
-            ],
-            &doc,
-        );
-        assert_eq!(
-            got,
-            [
-                issued.as_str(),
-                "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
-                "SUBJECT_TOKEN",
-                "true",
-                "verify-full",
-                "<missing>"
-            ]
-        );
-    }
-}
-
-#[test]
-fn jdbc_url_is_decoded_by_the_driver_rules() {
-    let (s, sb) = setup(Some(TRICKY_JDBC));
-    let out = jdbc(
-        &sb,
-        &[
-            "--url",
-            "--host",
-            &format!("{HOST}:5440"),
-            "--database",
-            "sales & ops+1",
-        ],
-    );
-    let url = ok_stdout(&out);
-    assert_eq!(url.lines().count(), 1);
-    let url = url.trim_end();
-    assert!(
-        url.starts_with(&format!(
-            "jdbc:redshift://{HOST}:5440/sales%20%26%20ops%2B1?plugin_name="
-        )),
-        "{url}"
-    );
-    assert!(
-        !url.contains(' ') && url.matches('&').count() == 4,
-        "every value is encoded: {url}"
-    );
-    let got = java(
-        &[
-            "url",
-            "HOST",
-            "PORT",
-            "DBNAME",
-            "plugin_name",
-            "token",
-            "token_type",
-            "ssl",
-            "sslmode",
-        ],
-        url,
-    );
-    assert_eq!(
-        got,
-        [
-            HOST,
-            "5440",
-            "sales & ops+1",
-            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
-            TRICKY_JDBC,
-            "SUBJECT_TOKEN",
-            "true",
-            "verify-full"
-        ]
-    );
-    assert_eq!(last_token(&s), TRICKY_JDBC);
-}
-
-#[test]
 fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     let (s, sb) = setup(Some(TRICKY_JDBC));
     let target = sb.home().join("rsjdbc.ini");
@@ -194,8 +118,6 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
             "--ini",
             "--host",
             HOST,
-            "--database",
-            "dev",
             "--output",
             target.to_str().unwrap(),
         ],
@@ -204,19 +126,7 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     assert_eq!(last_token(&s), TRICKY_JDBC);
     let ini = std::fs::read_to_string(&target).unwrap();
     assert_eq!(mode(&target) & 0o777, 0o600);
-    let leftovers: Vec<_> = std::fs::read_dir(sb.home())
-        .unwrap()
-        .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_string_lossy()
-                .starts_with(".redshift-idc-jdbc")
-        })
-        .collect();
-    assert!(
-        leftovers.is_empty(),
-        "no temporary file left: {leftovers:?}"
-    );
+    assert_no_temporary_files(sb.home(), ".redshift-idc-jdbc");
     let got = java(
         &[
             "ini",
@@ -239,58 +149,35 @@ fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     );
 
     // Another section name, on stdout.
-    let out = jdbc(
-        &sb,
-        &[
-            "--ini",
-            "--ini-section",
-            "PROD",
-            "--host",
-            HOST,
-            "--database",
-            "dev",
-        ],
-    );
+    let out = jdbc(&sb, &["--ini", "--ini-section", "PROD", "--host", HOST]);
     let got = java(&["ini", "PROD", "token"], &ok_stdout(&out));
     assert_eq!(got, [TRICKY_JDBC]);
 }
 
 #[test]
-fn jdbc_template_has_the_settings_the_script_produces() {
-    let template = read("plugin-config/jdbc/redshift-idc.properties.template");
-    let got = java(
-        &[
-            "props",
-            "plugin_name",
-            "token",
-            "token_type",
-            "ssl",
-            "sslmode",
-            "IniFile",
-        ],
-        &template,
-    );
-    assert_eq!(
-        got,
-        [
-            "com.amazon.redshift.plugin.IdpTokenAuthPlugin",
-            "REPLACE_WITH_TOKEN",
-            "SUBJECT_TOKEN",
-            "true",
-            "verify-full",
-            "<missing>"
-        ]
-    );
+fn jdbc_readme_covers_the_wrapper_and_every_tool() {
     let readme = read("plugin-config/jdbc/README.md");
-    for tool in [
+    for needle in [
+        "jdbc:redshift-idc://",
+        "io.github.redshiftidctoken.jdbc.Driver",
         "## DBeaver",
         "## DataGrip",
         "## SQL Workbench/J",
         "IniFile",
         "IniSection",
     ] {
-        assert!(readme.contains(tool), "jdbc/README.md covers {tool}");
+        assert!(readme.contains(needle), "jdbc/README.md covers {needle}");
     }
+}
+
+#[test]
+fn jdbc_script_refuses_the_forms_the_wrapper_replaced() {
+    let (s, sb) = setup(None);
+    for form in ["--properties", "--url"] {
+        let out = jdbc(&sb, &[form, "--host", HOST]);
+        assert_failure(&out, 2, &["replaced by the jdbc:redshift-idc:// driver"]);
+    }
+    assert_eq!(s.request_count(), 0);
 }
 
 #[test]
@@ -302,8 +189,6 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
         &[
             "--host",
             "db.example.com",
-            "--database",
-            "dev",
             "--workgroup",
             "wg1",
             "--region",
@@ -323,10 +208,7 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
         "AccessDeniedException",
         "User is not authorized",
     ));
-    let out = jdbc(
-        &sb,
-        &["--url", "--host", HOST, "--database", "dev", "--no-cache"],
-    );
+    let out = jdbc(&sb, &["--host", HOST, "--no-cache"]);
     assert_failure(
         &out,
         4,
@@ -337,14 +219,15 @@ fn jdbc_script_options_pass_through_and_errors_keep_their_status() {
     );
 
     // Usage errors of the script itself.
-    let out = jdbc(&sb, &["--host", HOST]);
-    assert_failure(&out, 2, &["--database DB is required"]);
-    let out = jdbc(&sb, &["--host", "x/y", "--database", "d"]);
-    assert_failure(&out, 2, &["invalid host name"]);
-    let out = jdbc(
-        &sb,
-        &["--format", "json", "--host", HOST, "--database", "d"],
+    let out = jdbc(&sb, &[]);
+    assert_failure(
+        &out,
+        2,
+        &["--host HOST (or --cluster-id/--workgroup with --region) is required"],
     );
+    let out = jdbc(&sb, &["--host", "x/y"]);
+    assert_failure(&out, 2, &["invalid host name"]);
+    let out = jdbc(&sb, &["--format", "json", "--host", HOST]);
     assert_failure(&out, 2, &["chosen by this script"]);
     let out = jdbc(&sb, &["--help"]);
     assert!(ok_stdout(&out).contains("Usage:"));
@@ -371,8 +254,8 @@ fn scripts_find_the_executable_on_path() {
     let out = odbc(&sb, &["--host", HOST, "--database", "dev"]);
     let conn = ok_stdout(&out);
     assert_eq!(odbc_map(conn.trim_end())["token"], last_token(&s));
-    let out = jdbc(&sb, &["--host", HOST, "--database", "dev"]);
-    ok_stdout(&out);
+    let out = jdbc(&sb, &["--host", HOST]);
+    assert!(ok_stdout(&out).contains(&format!("token={}\n", last_token(&s))));
 }
 
 /// Every launcher, under dash and bash, and traced: no process ever gets the token as an
@@ -386,18 +269,16 @@ fn launchers_are_posix_and_never_put_the_token_in_argv() {
     if !have_strace {
         eprintln!("strace not installed: checking only that the launchers run under dash and bash");
     }
-    let runs: [(&str, &[&str], &str); 5] = [
-        (JDBC_SCRIPT, &["--properties"], TRICKY_JDBC),
-        (JDBC_SCRIPT, &["--url"], TRICKY_JDBC),
+    let runs: [(&str, &[&str], &str); 3] = [
         (JDBC_SCRIPT, &["--ini"], TRICKY_JDBC),
-        (ODBC_SCRIPT, &[], TRICKY_ODBC),
+        (ODBC_SCRIPT, &["--database", "dev"], TRICKY_ODBC),
         (ODBC_SCRIPT, &["--dsn", "Redshift IdC"], TRICKY_ODBC),
     ];
     for shell in ["dash", "bash"] {
         for (rel, mode, token) in runs {
             let (_s, sb) = setup(Some(token));
             let mut args: Vec<&str> = mode.to_vec();
-            args.extend(["--host", HOST, "--database", "dev", "--no-cache"]);
+            args.extend(["--host", HOST, "--no-cache"]);
             let plain = script(&sb, shell, rel, &args);
             let expected = ok_stdout(&plain);
             if !have_strace {
@@ -564,6 +445,94 @@ fn parse_ini(text: &str) -> Vec<(String, BTreeMap<String, String>)> {
     sections
 }
 
+/// `--odbc-ini`: a private DSN file with the token, as unixODBC's own `odbcinst` reads it
+/// (through `ODBCINI`, as an application started with that variable does).
+#[test]
+fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
+    let (s, sb) = setup(Some(TRICKY_ODBC));
+    let target = sb.home().join("redshift-idc.odbc.ini");
+    let target_s = target.to_str().unwrap();
+    std::fs::write(&target, "old contents\n").unwrap();
+    let args = [
+        "--odbc-ini",
+        target_s,
+        "--dsn",
+        "Redshift-IdC",
+        "--host",
+        HOST,
+        "--database",
+        "sales",
+        "--no-cache",
+    ];
+    let out = odbc(&sb, &args);
+    assert_eq!(
+        ok_stdout(&out),
+        "",
+        "with --odbc-ini nothing goes to stdout"
+    );
+    assert_eq!(mode(&target) & 0o777, 0o600);
+    assert_eq!(last_token(&s), TRICKY_ODBC);
+    assert_no_temporary_files(sb.home(), ".redshift-idc-odbc");
+
+    let sysini = sb.home().join("odbcsys");
+    std::fs::create_dir(&sysini).unwrap();
+    let query = |args: &[&str]| {
+        let out = StdCommand::new("odbcinst")
+            .args(args)
+            .env("ODBCINI", &target)
+            .env("ODBCSYSINI", &sysini)
+            .output()
+            .expect("odbcinst (Debian package odbcinst) must be on PATH; scripts/test installs it");
+        assert_success(&out);
+        stdout(&out)
+    };
+    assert_eq!(query(&["-q", "-s"]).trim(), "[Redshift-IdC]");
+    let dsn = parse_ini(&query(&["-q", "-s", "-n", "Redshift-IdC"]));
+    let (name, keys) = &dsn[0];
+    assert_eq!(name, "Redshift-IdC");
+    for (k, v) in [
+        ("Driver", "Amazon Redshift (x64)"),
+        ("Host", HOST),
+        ("Port", "5439"),
+        ("Database", "sales"),
+        ("plugin_name", "IdpTokenAuthPlugin"),
+        ("token", TRICKY_ODBC),
+        ("token_type", "SUBJECT_TOKEN"),
+        ("SSLMode", "verify-full"),
+    ] {
+        assert_eq!(keys.get(k).map(String::as_str), Some(v), "{k}");
+    }
+
+    // A failure leaves the previous file alone and keeps the executable's status.
+    let before = std::fs::read(&target).unwrap();
+    s.push(Reply::error(
+        "AccessDeniedException",
+        "User is not authorized",
+    ));
+    let out = odbc(&sb, &args);
+    assert_failure(&out, 4, &["AccessDeniedException"]);
+    assert_eq!(std::fs::read(&target).unwrap(), before);
+    let out = odbc(
+        &sb,
+        &["--odbc-ini", target_s, "--host", HOST, "--database", "d"],
+    );
+    assert_failure(&out, 2, &["--odbc-ini needs --dsn NAME"]);
+    let out = odbc(
+        &sb,
+        &[
+            "--odbc-ini",
+            target_s,
+            "--dsn",
+            "a]b",
+            "--host",
+            HOST,
+            "--database",
+            "d",
+        ],
+    );
+    assert_failure(&out, 2, &["invalid DSN name"]);
+}
+
 #[test]
 fn odbc_ini_template_is_a_complete_dsn_without_a_token() {
     let ini = parse_ini(&read("plugin-config/odbc/odbc.ini.template"));
@@ -587,7 +556,14 @@ fn odbc_ini_template_is_a_complete_dsn_without_a_token() {
         "no token in a DSN"
     );
     let readme = read("plugin-config/odbc/README.md");
-    assert!(readme.contains("## Windows DSN") && readme.contains("ODBC.INI"));
+    for needle in [
+        "## Windows DSN",
+        "ODBC.INI",
+        "IAMPluginFactory::CreatePlugin",
+        "--odbc-ini",
+    ] {
+        assert!(readme.contains(needle), "odbc/README.md covers {needle}");
+    }
 }
 
 // ----------------------------------------------------------------------------------------

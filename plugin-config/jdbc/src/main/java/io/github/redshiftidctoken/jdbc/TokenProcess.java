@@ -1,0 +1,230 @@
+package io.github.redshiftidctoken.jdbc;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.lang.reflect.Method;
+import java.nio.charset.StandardCharsets;
+import java.sql.SQLException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Properties;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.stream.Stream;
+
+/**
+ * Runs {@code redshift-idc-token --format jdbc} once, bounded in time, and returns the driver
+ * properties it printed.
+ *
+ * <p>Why it exists: a JDBC {@code connect} must never hang and never leak the token, whatever the
+ * executable does. So the child is started from an argument vector (never a shell), its stdout
+ * and stderr are drained concurrently (a full pipe cannot block it), it is killed together with
+ * its descendants (a {@code credential_process} it started, say) once the deadline has passed,
+ * and its stdout, which holds the token, is parsed straight into a {@link Properties} and the
+ * bytes overwritten. Nothing here logs; the only text that leaves is the child's one-line error.
+ */
+final class TokenProcess {
+    /** Time the executable gets beyond its own {@code --timeout} to report it before it is killed. */
+    static final long KILL_MARGIN_MILLIS = 2000;
+
+    /** More than any real output (a token is a few KiB); the rest is read and dropped. */
+    private static final int MAX_STDOUT = 256 * 1024;
+    private static final int MAX_STDERR = 16 * 1024;
+
+    /**
+     * Pipe readers. Pooled threads keep a connect cheap (a cache hit costs a couple of
+     * milliseconds in all); daemon threads never keep the JVM alive.
+     */
+    private static final ExecutorService DRAINERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "redshift-idc-token pipe reader");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private TokenProcess() {}
+
+    /**
+     * Runs {@code argv} with a deadline of {@code timeoutSeconds} plus {@link #KILL_MARGIN_MILLIS}
+     * and returns what it printed as {@code java.util.Properties}.
+     *
+     * @throws SQLException with the child's one-line error and an SQLState from {@link Failure}
+     */
+    static Properties run(List<String> argv, long timeoutSeconds) throws SQLException {
+        String program = argv.get(0);
+        ProcessBuilder pb = new ProcessBuilder(argv);
+        Process child;
+        try {
+            child = pb.start();
+        } catch (IOException e) {
+            throw Failure.cannotStart(program, e);
+        }
+        // The child never reads stdin: close it so a program that does sees end of file.
+        closeQuietly(child.getOutputStream());
+        Future<byte[]> out = DRAINERS.submit(() -> drain(child.getInputStream(), MAX_STDOUT));
+        Future<byte[]> err = DRAINERS.submit(() -> drain(child.getErrorStream(), MAX_STDERR));
+
+        long deadline = System.nanoTime()
+                + TimeUnit.SECONDS.toNanos(timeoutSeconds)
+                + TimeUnit.MILLISECONDS.toNanos(KILL_MARGIN_MILLIS);
+        byte[] stdout = null;
+        try {
+            boolean exited;
+            try {
+                exited = child.waitFor(remaining(deadline), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                killTree(child);
+                Thread.currentThread().interrupt();
+                throw Failure.interrupted(program);
+            }
+            if (!exited) {
+                killTree(child);
+                throw Failure.timedOut(program, timeoutSeconds);
+            }
+            // The pipes reach end of file when the child exits, unless a descendant still holds
+            // them open: the deadline bounds that too.
+            stdout = await(out, deadline);
+            byte[] stderr = await(err, deadline);
+            int status = child.exitValue();
+            if (stdout == null || stderr == null) {
+                killTree(child);
+                throw Failure.timedOut(program, timeoutSeconds);
+            }
+            if (status != 0) {
+                throw Failure.forExit(program, status, new String(stderr, StandardCharsets.UTF_8));
+            }
+            return parse(program, stdout);
+        } finally {
+            if (stdout != null) {
+                Arrays.fill(stdout, (byte) 0);
+            }
+            out.cancel(true);
+            err.cancel(true);
+        }
+    }
+
+    private static Properties parse(String program, byte[] stdout) throws SQLException {
+        Properties p = new Properties();
+        try {
+            // The jdbc format is ASCII with \\uXXXX escapes, exactly what load(InputStream) reads.
+            p.load(new ByteArrayInputStream(stdout));
+        } catch (IOException | IllegalArgumentException e) {
+            throw Failure.badOutput(program);
+        }
+        String token = p.getProperty("token");
+        if (token == null || token.isEmpty() || p.getProperty("token_type") == null
+                || p.getProperty("plugin_name") == null) {
+            p.clear();
+            throw Failure.badOutput(program);
+        }
+        return p;
+    }
+
+    /** Reads the stream to its end, keeping at most {@code limit} bytes. */
+    private static byte[] drain(InputStream in, int limit) throws IOException {
+        ByteArrayOutputStream kept = new ByteArrayOutputStream(512);
+        byte[] buf = new byte[8192];
+        try (InputStream s = in) {
+            int n;
+            while ((n = s.read(buf)) != -1) {
+                int room = limit - kept.size();
+                if (room > 0) {
+                    kept.write(buf, 0, Math.min(n, room));
+                }
+            }
+        } finally {
+            Arrays.fill(buf, (byte) 0);
+        }
+        return kept.toByteArray();
+    }
+
+    /** The drained bytes, or null if the deadline passed first. */
+    private static byte[] await(Future<byte[]> f, long deadline) throws SQLException {
+        try {
+            return f.get(remaining(deadline), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException e) {
+            return null;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return null;
+        } catch (java.util.concurrent.ExecutionException e) {
+            return new byte[0]; // a read error on a pipe: treat as nothing printed
+        }
+    }
+
+    private static long remaining(long deadline) {
+        return Math.max(0, deadline - System.nanoTime());
+    }
+
+    /**
+     * Kills the child and every process below it. The descendants are listed before the child
+     * dies (afterwards they are re-parented and no longer ours to find), then all are killed,
+     * and each one's own descendants at that moment too.
+     *
+     * <p>Descendants need {@code ProcessHandle} (Java 9+), reached by reflection because this
+     * library is Java 8 bytecode; on Java 8 only the child itself is killed.
+     */
+    static void killTree(Process child) {
+        List<Object> handles = descendants(child);
+        child.destroyForcibly();
+        for (Object h : handles) {
+            for (Object d : descendantsOf(h)) {
+                destroy(d);
+            }
+            destroy(h);
+        }
+        try {
+            child.waitFor(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static List<Object> descendants(Process child) {
+        try {
+            Object handle = Process.class.getMethod("toHandle").invoke(child);
+            return descendantsOf(handle);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            return new ArrayList<>();
+        }
+    }
+
+    private static List<Object> descendantsOf(Object handle) {
+        List<Object> all = new ArrayList<>();
+        try {
+            Class<?> ph = Class.forName("java.lang.ProcessHandle");
+            // A Stream<ProcessHandle>: Stream itself is Java 8 API.
+            Stream<?> stream = (Stream<?>) ph.getMethod("descendants").invoke(handle);
+            Iterator<?> it = stream.iterator();
+            while (it.hasNext()) {
+                all.add(it.next());
+            }
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // Java 8, or the process is gone: nothing (more) to find.
+        }
+        return all;
+    }
+
+    private static void destroy(Object handle) {
+        try {
+            Method m = Class.forName("java.lang.ProcessHandle").getMethod("destroyForcibly");
+            m.invoke(handle);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // Already gone.
+        }
+    }
+
+    private static void closeQuietly(java.io.Closeable c) {
+        try {
+            c.close();
+        } catch (IOException e) {
+            // Nothing to do: the child may already have exited.
+        }
+    }
+}
