@@ -118,6 +118,9 @@ impl Fingerprint {
     /// - SSO (`sso_session`, or the legacy `sso_start_url`): the token cache file aws-config
     ///   reads, `~/.aws/sso/cache/<sha1 hex of the session name or start URL>.json`; it is
     ///   what `aws sso login` rewrites, so another person's login changes the key.
+    /// - AWS Sign-In (`login_session`, written by `aws login`): its token cache file,
+    ///   `~/.aws/login/cache/<sha256 hex of the session ARN>.json` (or under
+    ///   `AWS_LOGIN_CACHE_DIRECTORY`), for the same reason.
     /// - web identity (`web_identity_token_file` in a profile, `AWS_WEB_IDENTITY_TOKEN_FILE`):
     ///   the token file's content (a new pod token is a new identity document).
     /// - container credentials (`AWS_CONTAINER_CREDENTIALS_*`, EKS Pod Identity's
@@ -161,7 +164,7 @@ impl Fingerprint {
 }
 
 /// The files outside the shared files that the profiles of `profile`'s `source_profile`
-/// chain make aws-config read: SSO token caches and web identity token files.
+/// chain make aws-config read: SSO and sign-in token caches and web identity token files.
 pub fn chain_files(env: &Env, files: &SharedConfig, profile: &str) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut seen = Vec::new();
@@ -176,6 +179,11 @@ pub fn chain_files(env: &Env, files: &SharedConfig, profile: &str) -> Vec<PathBu
         };
         if let (Some(id), Some(home)) = (sso_id, env.home()) {
             out.push(sso_cache_file(&home, &id));
+        }
+        if let Some(session) = files.get(&p, "login_session")
+            && let Some(dir) = login_cache_dir(env)
+        {
+            out.push(login_cache_file(&dir, session));
         }
         if let Some(f) = files.get(&p, "web_identity_token_file") {
             out.push(PathBuf::from(f));
@@ -196,6 +204,22 @@ pub fn sso_cache_file(home: &std::path::Path, identifier: &str) -> PathBuf {
     home.join(".aws/sso/cache").join(format!(
         "{}.json",
         hex::encode(sha1::Sha1::digest(identifier.as_bytes()))
+    ))
+}
+
+/// Where aws-config's AWS Sign-In provider (`login_session`, written by `aws login`) keeps its
+/// tokens: `AWS_LOGIN_CACHE_DIRECTORY`, else `~/.aws/login/cache`.
+fn login_cache_dir(env: &Env) -> Option<PathBuf> {
+    env.get(env::AWS_LOGIN_CACHE_DIRECTORY)
+        .map(PathBuf::from)
+        .or_else(|| env.home().map(|h| h.join(".aws/login/cache")))
+}
+
+/// The token file of a login session: `<dir>/<sha256 hex of the trimmed session ARN>.json`.
+pub fn login_cache_file(dir: &std::path::Path, session: &str) -> PathBuf {
+    dir.join(format!(
+        "{}.json",
+        hex::encode(Sha256::digest(session.trim().as_bytes()))
     ))
 }
 
@@ -270,6 +294,27 @@ mod tests {
                 "https://x/start"
             )]
         );
+    }
+
+    #[test]
+    fn the_sign_in_token_cache_is_covered_too() {
+        // The file name aws-config's own test expects for this ARN.
+        assert_eq!(
+            login_cache_file(
+                std::path::Path::new("/c"),
+                " arn:aws:iam::0123456789012:user/Admin "
+            )
+            .to_str()
+            .unwrap(),
+            "/c/36db1d138ff460920374e4c3d8e01f53f9f73537e89c88d639f68393df0e2726.json"
+        );
+        let files = SharedConfig::from_texts(
+            "[default]\nlogin_session = arn:aws:iam::0123456789012:user/Admin\n",
+            "",
+        )
+        .unwrap();
+        let env = Env::from_pairs([("AWS_LOGIN_CACHE_DIRECTORY", "/c")]);
+        assert_eq!(chain_files(&env, &files, "default").len(), 1);
     }
 
     #[test]
