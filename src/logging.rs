@@ -8,17 +8,20 @@ use tracing::level_filters::LevelFilter;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-/// Installs the stderr logger: warnings always, `-v` info, `-vv` debug (+ AWS SDK info).
+/// Installs the stderr logger: our warnings always, `-v` info (+ AWS SDK warnings), `-vv`
+/// debug (+ AWS SDK info).
 pub fn init(verbose: u8) {
     let ours = match verbose {
         0 => LevelFilter::WARN,
         1 => LevelFilter::INFO,
         _ => LevelFilter::DEBUG,
     };
-    let sdk = if verbose >= 2 {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::WARN
+    // The SDK's own warnings carry `Debug` structures (and the settings they complain about
+    // are checked before the SDK sees them): shown from -v on, never by default.
+    let sdk = match verbose {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::WARN,
+        _ => LevelFilter::INFO,
     };
     // `Targets` matches by prefix without regexes: cheap enough for the cache-hit path.
     let filter = Targets::new()
