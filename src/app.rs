@@ -14,6 +14,7 @@ use crate::fetch::AwsFetcher;
 use crate::obtain::{Context, Obtained, obtain};
 use crate::output::{self, Rendered, emit};
 use crate::settings::{CacheMode, TokenRequest};
+use crate::target::printable;
 use crate::token::rfc3339;
 
 /// Runs the program and returns its exit status.
@@ -77,9 +78,20 @@ fn clap_error_line(mut e: clap::Error) -> String {
             e.insert(kind, shown);
         }
     }
+    // clap's message is its first paragraph: for a missing argument the first line only says
+    // "the following required arguments were not provided:" and the next ones name them.
     let text = e.render().to_string();
-    let first = text.lines().next().unwrap_or("error: invalid arguments");
-    crate::error::one_line(first)
+    let paragraph: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty() && !l.starts_with("Usage:"))
+        .map(str::trim)
+        .collect();
+    let first = if paragraph.is_empty() {
+        "error: invalid arguments".to_owned()
+    } else {
+        paragraph.join(" ")
+    };
+    crate::error::one_line(&first)
 }
 
 fn report(e: &Error, verbose: u8) {
@@ -159,6 +171,7 @@ pub fn fetch_token(
                 run_region: req.region.as_ref().map(|r| r.value.as_str()),
                 call_timeout: req.timeout,
                 env,
+                files: &req.files,
             };
             // A token cached for the person the cached session names is served as it is,
             // whatever the session's own freshness (one file read more than a plain hit).
@@ -266,8 +279,14 @@ fn matches_filter(f: &CacheFilter, meta: Option<&cache::KeyMeta>) -> bool {
     match meta {
         None => unfiltered,
         Some(m) => {
-            f.target.as_ref().is_none_or(|t| m.targets.contains(t))
-                && f.region.as_ref().is_none_or(|r| &m.region == r)
+            // Targets compare as the services compare them (cluster ids case-insensitively;
+            // they are stored in lower case), regions likewise; profile names are exact.
+            f.target
+                .as_ref()
+                .is_none_or(|t| m.targets.iter().any(|x| x.eq_ignore_ascii_case(t)))
+                && f.region
+                    .as_ref()
+                    .is_none_or(|r| m.region.eq_ignore_ascii_case(r))
                 && f.profile.as_ref().is_none_or(|p| &m.profile == p)
         }
     }
@@ -291,12 +310,13 @@ fn list_line(row: &cache::Listed, now: SystemTime, json: bool) -> String {
                 serde_json::json!({"id": row.id, "unusable": m.to_string(), "busy": row.busy})
             )
         }
+        // An entry's fields come from disk: escaped, so no entry can forge or split a line.
         (Ok(e), false) => format!(
             "{:<20} {:<22} {:<15} {:<15} {:<21} {}{}\n",
-            e.meta.service,
-            e.meta.targets.join(","),
-            e.meta.region,
-            e.meta.profile,
+            printable(&e.meta.service),
+            printable(&e.meta.targets.join(",")),
+            printable(&e.meta.region),
+            printable(&e.meta.profile),
             rfc3339(e.expiration),
             match e.remaining(now).as_secs() {
                 0 => "expired".to_owned(),
@@ -304,6 +324,6 @@ fn list_line(row: &cache::Listed, now: SystemTime, json: bool) -> String {
             },
             if row.busy { " (refreshing)" } else { "" }
         ),
-        (Err(m), false) => format!("{:<20} unusable entry {}: {m}\n", "-", row.id),
+        (Err(m), false) => format!("{:<20} unusable entry {}: {m}\n", "-", printable(&row.id)),
     }
 }

@@ -283,6 +283,12 @@ impl Cli {
     {
         use clap::parser::ValueSource;
         use clap::{CommandFactory, FromArgMatches};
+        // clap's `env` takes an exported but empty variable as an empty value; like the AWS
+        // SDKs, this program treats an empty variable as unset.
+        if std::env::var_os(crate::env::CACHE_DIR).is_some_and(|v| v.is_empty()) {
+            // SAFETY: called once at start-up, before any other thread exists.
+            unsafe { std::env::remove_var(crate::env::CACHE_DIR) };
+        }
         let mut command = Cli::command();
         let matches = command.try_get_matches_from_mut(args)?;
         if let Some(sub) = matches.subcommand_name() {
@@ -299,10 +305,19 @@ impl Cli {
                     .get_long()
                     .unwrap_or_else(|| arg.get_id().as_str())
                     .to_owned();
-                return Err(command.error(
-                    clap::error::ErrorKind::ArgumentConflict,
-                    format!("'--{flag}' must come after the subcommand: redshift-idc-token {sub} --{flag} ..."),
-                ));
+                let takes_it = command
+                    .find_subcommand(sub)
+                    .is_some_and(|s| s.get_arguments().any(|a| a.get_id() == arg.get_id()));
+                let message = if takes_it {
+                    format!(
+                        "'--{flag}' must come after the subcommand: redshift-idc-token {sub} --{flag} ..."
+                    )
+                } else {
+                    format!(
+                        "'--{flag}' is not an option of `{sub}`: it belongs to the token command (redshift-idc-token --{flag} ... without a subcommand)"
+                    )
+                };
+                return Err(command.error(clap::error::ErrorKind::ArgumentConflict, message));
             }
         }
         Cli::from_arg_matches(&matches).map_err(|e| e.format(&mut command))
@@ -367,7 +382,8 @@ mod tests {
         );
         let err = Cli::parse_args(["x", "--format", "env", "doctor"]).unwrap_err();
         assert!(
-            err.to_string().contains("'--format' must come after"),
+            err.to_string()
+                .contains("'--format' is not an option of `doctor`"),
             "{err}"
         );
     }

@@ -24,6 +24,10 @@ pub const AWS_SESSION_TOKEN: &str = "AWS_SESSION_TOKEN";
 /// Select the container credential provider (read only to explain where credentials come from).
 pub const AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: &str = "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI";
 pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+/// EKS Pod Identity's token file for the container provider (part of the identity).
+pub const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
+/// Where aws-config's AWS Sign-In provider keeps its tokens (part of the identity).
+pub const AWS_LOGIN_CACHE_DIRECTORY: &str = "AWS_LOGIN_CACHE_DIRECTORY";
 pub const HOME: &str = "HOME";
 /// Overrides the cache directory (as `--cache-dir` does).
 pub const CACHE_DIR: &str = "REDSHIFT_IDC_TOKEN_CACHE_DIR";

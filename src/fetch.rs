@@ -6,6 +6,7 @@
 //! This module also turns SDK errors into our `Error`, by error code, with messages that say
 //! what to do.
 
+use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
@@ -14,7 +15,7 @@ use aws_credential_types::Credentials;
 use aws_credential_types::credential_feature::AwsCredentialFeature;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
-use aws_sdk_redshift::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_redshift::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::interceptors::context::AfterDeserializationInterceptorContextRef;
@@ -47,6 +48,12 @@ pub trait Fetch {
     /// The region from sources that need more than the environment and config file (e.g. the
     /// instance metadata service), for when none was found offline.
     fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String>;
+
+    /// When the credentials of the last fetch expire, if they do (a cached token is not
+    /// served past it).
+    fn credentials_expiration(&self) -> Option<SystemTime> {
+        None
+    }
 }
 
 /// The real thing: aws-config's credential chain and the AWS SDK clients.
@@ -57,6 +64,10 @@ pub trait Fetch {
 #[derive(Debug, Default)]
 pub struct AwsFetcher {
     resolved: std::sync::Mutex<Option<Credentials>>,
+    /// The credentials are a signed-in session's, whose person is part of the cache key:
+    /// their expiry then does not bound a cached token (the session is renewed silently;
+    /// the bound exists for chains whose identity the key cannot see, see `Entry`).
+    identity_in_key: bool,
 }
 
 /// What the credential chain resolved, without any secret.
@@ -89,26 +100,60 @@ impl ProbeCredentials for AwsFetcher {
     ) -> Result<CredentialsInfo, Error> {
         let seconds = req.timeout.as_secs();
         let remaining = deadline.saturating_duration_since(Instant::now());
-        runtime()?.block_on(async {
-            let resolve = async {
-                let config = sdk_config(req, region, remaining).await;
-                let creds = self.credentials_for(&config, seconds).await?;
-                Ok(CredentialsInfo {
-                    access_key_id: creds.access_key_id().to_owned(),
-                    temporary: creds.session_token().is_some(),
-                    expiry: creds.expiry(),
-                    reported_source: creds
-                        .get_property::<Vec<AwsCredentialFeature>>()
-                        .and_then(|f| reported_source(f)),
-                })
-            };
-            tokio::time::timeout(remaining, resolve)
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    seconds,
-                    during: "resolving AWS credentials",
-                }))
+        let phase = Cell::new(RESOLVING_CREDENTIALS);
+        bounded(seconds, remaining, &phase, async {
+            let config = sdk_config(req, region, remaining).await;
+            let creds = self.credentials_for(&config, seconds).await?;
+            Ok(CredentialsInfo {
+                access_key_id: creds.access_key_id().to_owned(),
+                temporary: creds.session_token().is_some(),
+                expiry: creds.expiry(),
+                reported_source: creds
+                    .get_property::<Vec<AwsCredentialFeature>>()
+                    .and_then(|f| reported_source(f)),
+            })
         })
+    }
+}
+
+/// The step of a run that the time limit can interrupt, named in its message.
+const LOADING_CONFIG: &str = "loading the AWS configuration";
+const RESOLVING_CREDENTIALS: &str = "resolving AWS credentials";
+const CALLING: &str = "waiting for GetIdentityCenterAuthToken";
+
+/// Runs `fut` on a fresh runtime until it finishes or `remaining` passes, whatever blocks.
+///
+/// On the deadline the future is dropped, every process this run started (a hung
+/// `credential_process`) is killed, and the runtime is shut down without waiting for its
+/// blocking threads: a `getaddrinfo` call stuck on a DNS server that never answers cannot
+/// be cancelled, and waiting for it (what dropping a runtime does) kept the process alive
+/// for the resolver's own 10+ seconds. The thread dies with the process.
+fn bounded<T>(
+    seconds: u64,
+    remaining: Duration,
+    phase: &Cell<&'static str>,
+    fut: impl std::future::Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let rt = runtime()?;
+    let out = rt.block_on(async { tokio::time::timeout(remaining, fut).await });
+    rt.shutdown_background();
+    match out {
+        Ok(result) => {
+            if matches!(result, Err(Error::Timeout { .. })) {
+                crate::children::kill_descendants();
+            }
+            result
+        }
+        Err(_) => {
+            let killed = crate::children::kill_descendants();
+            if killed > 0 {
+                debug!(killed, "killed the processes still running at the deadline");
+            }
+            Err(Error::Timeout {
+                seconds,
+                during: phase.get(),
+            })
+        }
     }
 }
 
@@ -118,6 +163,7 @@ impl AwsFetcher {
     pub fn with_credentials(credentials: Credentials) -> Self {
         AwsFetcher {
             resolved: std::sync::Mutex::new(Some(credentials)),
+            identity_in_key: true,
         }
     }
 
@@ -174,31 +220,41 @@ impl Fetch for AwsFetcher {
     fn fetch(&self, call: Call<'_>) -> Result<AuthToken, Error> {
         let seconds = call.request.timeout.as_secs();
         let remaining = call.deadline.saturating_duration_since(Instant::now());
-        runtime()?.block_on(async {
-            tokio::time::timeout(remaining, fetch(self, call, remaining))
-                .await
-                .unwrap_or(Err(Error::Timeout {
-                    seconds,
-                    during: "fetching the token",
-                }))
-        })
+        let phase = Cell::new(LOADING_CONFIG);
+        bounded(
+            seconds,
+            remaining,
+            &phase,
+            fetch(self, call, remaining, &phase),
+        )
     }
 
-    fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String> {
+    fn credentials_expiration(&self) -> Option<SystemTime> {
+        if self.identity_in_key {
+            return None;
+        }
+        self.resolved
+            .lock()
+            .ok()
+            .and_then(|c| c.as_ref().and_then(Credentials::expiry))
+    }
+
+    fn discover_region(&self, _request: &TokenRequest, deadline: Instant) -> Option<String> {
         let limit = deadline
             .saturating_duration_since(Instant::now())
             .min(REGION_DISCOVERY_LIMIT);
-        let rt = runtime().ok()?;
-        rt.block_on(async {
-            let chain = aws_config::default_provider::region::DefaultRegionChain::builder()
-                .profile_name(request.profile_name())
-                .build();
-            tokio::time::timeout(limit, chain.region())
+        // The environment and both shared files were searched offline already
+        // (`TokenRequest::from_args`); what is left of aws-config's region chain is the
+        // instance metadata service.
+        let phase = Cell::new("asking the instance metadata service for the region");
+        bounded(limit.as_secs(), limit, &phase, async {
+            let imds = aws_config::imds::region::ImdsRegionProvider::builder().build();
+            Ok(aws_config::meta::region::ProvideRegion::region(&imds)
                 .await
-                .ok()
-                .flatten()
-                .map(|r| r.to_string())
+                .map(|r| r.to_string()))
         })
+        .ok()
+        .flatten()
     }
 }
 
@@ -212,6 +268,8 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 /// aws-config's shared configuration for one run: region, profile, endpoint and timeouts.
 async fn sdk_config(req: &TokenRequest, region: &str, remaining: Duration) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        // The shared files as read once this run: aws-config never opens them itself.
+        .profile_files(req.files.profile_files())
         .region(Region::new(region.to_owned()))
         .timeout_config(
             TimeoutConfig::builder()
@@ -232,9 +290,11 @@ async fn fetch(
     fetcher: &AwsFetcher,
     call: Call<'_>,
     remaining: Duration,
+    phase: &Cell<&'static str>,
 ) -> Result<AuthToken, Error> {
     let req = call.request;
     let config = sdk_config(req, call.region, remaining).await;
+    phase.set(RESOLVING_CREDENTIALS);
     let creds = fetcher
         .credentials_for(&config, req.timeout.as_secs())
         .await?;
@@ -248,6 +308,7 @@ async fn fetch(
     }
     let creds = SharedCredentialsProvider::new(creds);
 
+    phase.set(CALLING);
     let started = Instant::now();
     let service = req.service();
     let reply = match &req.targets {
@@ -394,7 +455,7 @@ pub fn is_complete_reply(body: &[u8]) -> bool {
 }
 
 fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
-    let detail = one_line(&DisplayErrorContext(&e).to_string());
+    let detail = one_line(&chain(&e));
     debug!(%detail, "credential provider failed");
     match e {
         CredentialsError::CredentialsNotLoaded(_) => Error::NoCredentials { detail },
@@ -438,13 +499,18 @@ where
             seconds: call.request.timeout.as_secs(),
             during: "connecting to AWS",
         },
-        SdkError::DispatchFailure(d) => Error::Network {
-            endpoint,
-            detail: one_line(&match d.as_connector_error() {
-                Some(c) => DisplayErrorContext(c).to_string(),
-                None => "dispatch failure".to_owned(),
-            }),
-        },
+        SdkError::DispatchFailure(d) => {
+            if let Some(c) = d.as_connector_error() {
+                debug!(error = %chain(c), "the request could not be sent");
+            }
+            Error::Network {
+                endpoint,
+                detail: match d.as_connector_error() {
+                    Some(c) => network_cause(c),
+                    None => "the request could not be sent".to_owned(),
+                },
+            }
+        }
         // The reply's body could hold a token; say only what failed, never the body.
         SdkError::ResponseError(r) => Error::BadReply {
             service: service.name(),
@@ -452,8 +518,64 @@ where
         },
         other => Error::Internal(format!(
             "could not build the request: {}",
-            one_line(&DisplayErrorContext(&other).to_string())
+            one_line(&chain(&other))
         )),
+    }
+}
+
+/// An error and its causes, each by its `Display`, joined with ": " (a cause already quoted
+/// by its parent's message is not repeated). Unlike the SDK's `DisplayErrorContext` it never
+/// appends the `Debug` form, which is a Rust structure, not a sentence.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
+}
+
+/// The cause of a connection failure in words, from the error's source chain: the kind of
+/// the `io::Error` at its root where there is one, else what the layers say (hyper and rustls
+/// name DNS and TLS failures in their messages). Never a `Debug` structure.
+fn network_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind as K;
+    let mut texts = String::new();
+    let mut kind = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            kind = Some(io.kind());
+        }
+        texts.push_str(&e.to_string().to_ascii_lowercase());
+        texts.push(' ');
+        source = e.source();
+    }
+    let has = |w: &str| texts.contains(w);
+    if has("dns error") || has("failed to lookup address") || has("name resolution") {
+        return "the DNS lookup of its host name failed".to_owned();
+    }
+    if has("tls") || has("certificate") || has("handshake") || has("corrupt message") {
+        return "the TLS handshake failed (is it an https:// endpoint with a certificate this machine trusts?)".to_owned();
+    }
+    match kind {
+        Some(K::ConnectionRefused) => "connection refused (nothing listens there)".to_owned(),
+        Some(K::ConnectionReset) | Some(K::ConnectionAborted) | Some(K::BrokenPipe) => {
+            "the connection was closed by the other side".to_owned()
+        }
+        Some(K::TimedOut) => "the connection timed out".to_owned(),
+        Some(K::HostUnreachable) | Some(K::NetworkUnreachable) => {
+            "the host or network is unreachable".to_owned()
+        }
+        Some(K::AddrNotAvailable) => "the address is not available on this machine".to_owned(),
+        _ if has("connection refused") => "connection refused (nothing listens there)".to_owned(),
+        _ if has("timed out") => "the connection timed out".to_owned(),
+        _ => "the connection failed".to_owned(),
     }
 }
 

@@ -6,6 +6,7 @@
 
 pub mod app;
 pub mod cache;
+pub mod children;
 pub mod cli;
 pub mod doctor;
 pub mod env;
@@ -17,7 +18,10 @@ pub mod logging;
 pub mod obtain;
 pub mod output;
 pub mod profile;
+pub mod sdk_settings;
 pub mod settings;
+pub mod shared_config;
 pub mod signin;
+pub mod small_file;
 pub mod target;
 pub mod token;

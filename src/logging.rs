@@ -19,7 +19,8 @@ use tracing_core::span::Current;
 use tracing_subscriber::filter::Targets;
 use tracing_subscriber::prelude::*;
 
-/// Installs the stderr logger: warnings always, `-v` info, `-vv` debug (+ AWS SDK info).
+/// Installs the stderr logger: our warnings always, `-v` info (+ AWS SDK warnings), `-vv`
+/// debug (+ AWS SDK info).
 pub fn init(verbose: u8) {
     let lazy = Lazy {
         filter: filter(verbose),
@@ -40,10 +41,12 @@ fn ours(verbose: u8) -> LevelFilter {
 
 fn filter(verbose: u8) -> Targets {
     let ours = ours(verbose);
-    let sdk = if verbose >= 2 {
-        LevelFilter::INFO
-    } else {
-        LevelFilter::WARN
+    // The SDK's own warnings carry `Debug` structures (and the settings they complain about
+    // are checked before the SDK sees them): shown from -v on, never by default.
+    let sdk = match verbose {
+        0 => LevelFilter::OFF,
+        1 => LevelFilter::WARN,
+        _ => LevelFilter::INFO,
     };
     // `Targets` matches by prefix without regexes: cheap enough for the cache-hit path.
     Targets::new()
@@ -179,5 +182,10 @@ mod tests {
         assert!(!at(2, "aws_smithy_runtime::client", Level::DEBUG));
         assert!(at(2, "aws_smithy_runtime::client", Level::INFO));
         assert!(!at(1, "hyper", Level::INFO));
+        assert!(
+            !at(0, "aws_config::profile", Level::WARN),
+            "no SDK warnings by default"
+        );
+        assert!(at(1, "aws_config::profile", Level::WARN));
     }
 }

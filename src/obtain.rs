@@ -74,7 +74,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         }
         (_, Some(c)) => c,
     };
-    let key = cache_key(req, ctx, &region);
+    let key = cache_key(req, ctx, &region, deadline);
 
     if req.cache == CacheMode::Use
         && let Some(hit) = fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::INFO)
@@ -104,14 +104,16 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
     let now = (ctx.clock)();
     match token.expiration {
         Some(expiration) => {
-            let entry = Entry::new(&key, &token, expiration, now);
+            let entry = Entry::new(&key, &token, expiration, now)
+                .with_credentials_expiration(ctx.fetcher.credentials_expiration());
             match cache.write(&lock, &key, &entry) {
                 Ok(()) => info!(key = %key.id, "cached the token"),
                 Err(e) => warn!(error = %e, "could not write the cache; the token was not cached"),
             }
             drop(lock);
-            // Housekeeping belongs on the miss path, which is slow anyway, never on a hit.
-            match cache.prune(now) {
+            // Housekeeping belongs on the miss path, never on a hit, and even there only once per
+            // interval and boundedly (`prune_if_due`).
+            match cache.prune_if_due(now) {
                 Ok(0) => {}
                 Ok(n) => info!(removed = n, "pruned long-expired cache entries"),
                 Err(e) => debug!(error = %e, "could not prune the cache"),
@@ -132,16 +134,17 @@ pub fn cached_token(req: &TokenRequest, ctx: &Context<'_>) -> Option<Obtained> {
     let (CacheMode::Use, Some(cache), Some(region)) = (req.cache, ctx.cache, &req.region) else {
         return None;
     };
-    let key = cache_key(req, ctx, &region.value);
+    let key = cache_key(req, ctx, &region.value, ctx.start + req.timeout);
     fresh(cache, &key, req.min_validity, (ctx.clock)(), Level::DEBUG)
 }
 
 /// The cache key of `req` in `region`, for the identity of the credential chain narrowed to
 /// the signed-in person, if any.
-fn cache_key(req: &TokenRequest, ctx: &Context<'_>, region: &str) -> CacheKey {
+fn cache_key(req: &TokenRequest, ctx: &Context<'_>, region: &str, deadline: Instant) -> CacheKey {
+    let chain = Fingerprint::of(ctx.env, &req.files, req.profile_name(), deadline);
     let identity = match ctx.signed_in {
-        Some(person) => Fingerprint::of(ctx.env).with_signed_in(person),
-        None => Fingerprint::of(ctx.env),
+        Some(person) => chain.with_signed_in(person),
+        None => chain,
     };
     CacheKey::new(
         &req.targets,

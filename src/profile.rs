@@ -4,9 +4,9 @@
 //!
 //! Sections are `[default]` or `[profile NAME]` in the config file and `[NAME]` in the
 //! credentials file; a name may appear in several sections, which add up; keys are
-//! case-insensitive; `#` and `;` start comment lines, ` #` an inline comment.
-
-use std::path::Path;
+//! case-insensitive; comments follow aws-config's rules (see `section`). The run itself reads
+//! the files through `shared_config` (aws-config's parser); this reader serves `doctor`,
+//! which shows which of the two files holds what.
 
 /// Which of the two shared files a text comes from (their section headers differ).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -21,13 +21,24 @@ pub fn section(text: &str, profile: &str, kind: FileKind) -> Option<Vec<(String,
     let mut found = false;
     let mut inside = false;
     let mut keys = Vec::new();
-    for line in text.lines() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+    for raw in text.lines() {
+        // aws-config's rules (aws-runtime `env_config/parse.rs`): a line starting with
+        // whitespace continues the previous property (sub-properties such as a `services`
+        // section's); `#` and `;` start a comment line, or an inline comment in a property
+        // only after whitespace, and anywhere in a section header.
+        if raw.starts_with([' ', '\t']) {
+            continue;
+        }
+        let line = raw.trim_matches([' ', '\t']);
+        if line.is_empty() || line.starts_with(['#', ';']) {
             continue;
         }
         if let Some(header) = line.strip_prefix('[') {
-            let name = header.split(']').next().unwrap_or_default().trim();
+            let header = strip_comment(header, false);
+            let name = header
+                .strip_suffix(']')
+                .unwrap_or(header)
+                .trim_matches([' ', '\t']);
             let name = match kind {
                 FileKind::Config => match name.strip_prefix("profile") {
                     Some(rest) if rest.starts_with([' ', '\t']) => Some(rest.trim()),
@@ -40,24 +51,27 @@ pub fn section(text: &str, profile: &str, kind: FileKind) -> Option<Vec<(String,
             found |= inside;
             continue;
         }
-        if inside && let Some((k, v)) = line.split_once('=') {
-            let v = v.split(" #").next().unwrap_or_default().trim();
-            keys.push((k.trim().to_ascii_lowercase(), v.to_owned()));
+        if inside && let Some((k, v)) = strip_comment(line, true).split_once('=') {
+            keys.push((
+                k.trim_matches([' ', '\t']).to_ascii_lowercase(),
+                v.trim_matches([' ', '\t']).to_owned(),
+            ));
         }
     }
     found.then_some(keys)
 }
 
-/// One setting of a profile in the config file: the last non-empty value of `key`. A missing
-/// or unreadable file has no settings.
-pub fn setting(file: &Path, profile: &str, key: &str) -> Option<String> {
-    let text = std::fs::read_to_string(file).ok()?;
-    section(&text, profile, FileKind::Config)?
-        .into_iter()
-        .rev()
-        .find(|(k, _)| k.eq_ignore_ascii_case(key))
-        .map(|(_, v)| v)
-        .filter(|v| !v.is_empty())
+/// `line` without its comment: from the first `#` or `;` (preceded by whitespace, when
+/// `needs_whitespace`), trimmed.
+fn strip_comment(line: &str, needs_whitespace: bool) -> &str {
+    let mut prev_white = false;
+    for (i, c) in line.char_indices() {
+        if (c == '#' || c == ';') && (prev_white || !needs_whitespace) {
+            return line[..i].trim_matches([' ', '\t']);
+        }
+        prev_white = c.is_whitespace();
+    }
+    line.trim_matches([' ', '\t'])
 }
 
 #[cfg(test)]
@@ -69,7 +83,9 @@ mod tests {
 [default]
 region = eu-west-1
 [profile dev]
-Region=ap-south-1 # mumbai
+Region=ap-south-1 ; mumbai
+  continued = not a key
+sso_start_url = https://x/#/start
 [sso-session corp]
 region = us-west-2
 [profile dev]
@@ -85,6 +101,7 @@ region = nope
             dev,
             [
                 ("region".to_owned(), "ap-south-1".to_owned()),
+                ("sso_start_url".to_owned(), "https://x/#/start".to_owned()),
                 ("sso_session".to_owned(), "corp".to_owned())
             ]
         );
@@ -96,22 +113,6 @@ region = nope
             1
         );
         assert_eq!(section(creds, "dev", FileKind::Config), None);
-    }
-
-    #[test]
-    fn setting_reads_the_last_value() {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("config");
-        std::fs::write(&file, format!("{CONFIG}[default]\nregion = eu-north-1\n")).unwrap();
-        assert_eq!(
-            setting(&file, "default", "region").as_deref(),
-            Some("eu-north-1")
-        );
-        assert_eq!(
-            setting(&file, "dev", "REGION").as_deref(),
-            Some("ap-south-1")
-        );
-        assert_eq!(setting(&dir.path().join("none"), "dev", "region"), None);
     }
 
     proptest::proptest! {

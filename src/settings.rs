@@ -11,8 +11,12 @@ use std::time::Duration;
 use crate::cli::TokenArgs;
 use crate::env::{self, Env};
 use crate::error::Error;
-use crate::profile;
+use crate::profile::{self, FileKind};
+use crate::shared_config::SharedConfig;
 use crate::target::{self, Service, Targets};
+
+/// The source of a region found in the credentials file's profile (aws-config reads it there).
+pub const PROFILE_IN_CREDENTIALS_FILE: &str = "profile (credentials file)";
 
 /// How the cache takes part in a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,6 +51,8 @@ pub struct TokenRequest {
     pub cache: CacheMode,
     /// The built-in sign-in, when the profile (or flags, or variables) configure one.
     pub signin: Option<crate::signin::SigninConfig>,
+    /// The shared config and credentials files, as read once for this run.
+    pub files: SharedConfig,
 }
 
 impl TokenRequest {
@@ -75,32 +81,21 @@ impl TokenRequest {
             Targets::clusters(args.clusters.clone())?
         };
 
-        if let Some(r) = &args.region
-            && !target::is_region(r)
-        {
-            return Err(Error::Usage(format!(
-                "invalid region '{}': expected a region name such as us-east-1",
-                target::printable(r)
-            )));
-        }
-        if let Some(p) = &args.profile
-            && (p.is_empty() || p.chars().any(|c| c.is_control() || c == ']'))
-        {
-            return Err(Error::Usage(format!(
-                "invalid profile name '{}': must be non-empty, without ']' or control characters",
-                target::printable(p)
-            )));
-        }
-
         let profile = sourced(args.profile.clone(), "--profile").or_else(|| {
             sourced(
                 env.get(env::AWS_PROFILE).map(str::to_owned),
                 env::AWS_PROFILE,
             )
         });
+        if let Some(p) = &profile {
+            check_profile_name(p)?;
+        }
         let profile_name = profile.as_ref().map_or("default", |p| p.value.as_str());
 
-        let region = offline_region(args.region.clone(), host_region, profile_name, env);
+        // The shared files are read once, here, for the whole run (see `shared_config`).
+        let timeout = Duration::from_secs(args.timeout);
+        let files = SharedConfig::load(env, timeout)?;
+        let region = offline_region(args.region.clone(), host_region, profile_name, env, &files)?;
 
         let endpoint = match &args.endpoint_url {
             Some(url) => Some(Sourced {
@@ -109,6 +104,13 @@ impl TokenRequest {
             }),
             None => endpoint_from_env(targets.service(), env),
         };
+        let endpoint = endpoint.or_else(|| {
+            if env.is_true(env::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) {
+                return None;
+            }
+            let (value, from) = files.endpoint(profile_name, targets.service())?;
+            Some(Sourced { value, from })
+        });
         if let Some(e) = &endpoint
             && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
         {
@@ -118,35 +120,56 @@ impl TokenRequest {
                 e.from
             )));
         }
+        crate::sdk_settings::check(env, &files, profile_name)?;
 
         let cache = match (args.no_cache, args.force_refresh) {
             (true, _) => CacheMode::Off,
             (false, true) => CacheMode::Refresh,
             (false, false) => CacheMode::Use,
         };
-        let signin = crate::signin::SigninConfig::resolve(&args.signin, profile_name, env)?;
+        let signin = crate::signin::SigninConfig::resolve(&args.signin, profile_name, env, &files)?;
         Ok(TokenRequest {
             signin,
             targets,
             region,
             profile,
             endpoint,
-            timeout: Duration::from_secs(args.timeout),
+            timeout,
             min_validity: Duration::from_secs(args.min_validity),
             cache,
+            files,
         })
     }
 }
 
 /// The region as aws-config would resolve it, from what can be read without the network:
-/// the flag, the region in `--host`, the variables, the profile.
+/// the flag, the region in `--host`, the variables, the profile (either shared file), checked
+/// wherever it came from the way `--region` is.
 pub fn offline_region(
     explicit: Option<String>,
     host_region: Option<String>,
     profile_name: &str,
     env: &Env,
-) -> Option<Sourced<String>> {
-    sourced(explicit, "--region")
+    files: &SharedConfig,
+) -> Result<Option<Sourced<String>>, Error> {
+    let profile_region = || {
+        let v = files.get(profile_name, "region")?;
+        Some(Sourced {
+            value: v.to_owned(),
+            // aws-config lets the credentials file's profile override the config file's.
+            from: match profile::section(
+                files.credentials.text(),
+                profile_name,
+                FileKind::Credentials,
+            ) {
+                Some(keys) if keys.iter().any(|(k, v)| k == "region" && !v.is_empty()) => {
+                    PROFILE_IN_CREDENTIALS_FILE
+                }
+                _ => "profile",
+            },
+        })
+    };
+    let region = sourced(explicit, "--region")
         // The host names the region the cluster lives in; any other region would answer
         // ClusterNotFound, so it wins over the general defaults.
         .or_else(|| sourced(host_region, "--host"))
@@ -157,10 +180,44 @@ pub fn offline_region(
                 env::AWS_DEFAULT_REGION,
             )
         })
-        .or_else(|| {
-            let file = env.config_file()?;
-            sourced(profile::setting(&file, profile_name, "region"), "profile")
-        })
+        .or_else(profile_region);
+    if let Some(r) = &region {
+        check_region(r, profile_name)?;
+    }
+    Ok(region)
+}
+
+/// A profile name from `--profile` or `AWS_PROFILE`: one the shared files can hold.
+pub(crate) fn check_profile_name(p: &Sourced<String>) -> Result<(), Error> {
+    if p.value.is_empty() || p.value.chars().any(|c| c.is_control() || c == ']') {
+        return Err(Error::Usage(format!(
+            "invalid profile name '{}' (from {}): must be non-empty, without ']' or control characters",
+            target::printable(&p.value),
+            p.from
+        )));
+    }
+    Ok(())
+}
+
+/// Every region source gets the check `--region` gets: a value the SDK cannot put in a host
+/// name would otherwise fail deep inside it as "internal error".
+fn check_region(r: &Sourced<String>, profile: &str) -> Result<(), Error> {
+    if target::is_region(&r.value) {
+        return Ok(());
+    }
+    let from = match r.from {
+        "profile" | PROFILE_IN_CREDENTIALS_FILE => crate::shared_config::profile_origin(profile),
+        other => other.to_owned(),
+    };
+    let shown = if r.from == "--region" {
+        String::new()
+    } else {
+        format!(" (from {from})")
+    };
+    Err(Error::Usage(format!(
+        "invalid region '{}'{shown}: expected a region name such as us-east-1",
+        target::printable(&r.value)
+    )))
 }
 
 fn sourced(value: Option<String>, from: &'static str) -> Option<Sourced<String>> {

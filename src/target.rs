@@ -230,9 +230,18 @@ pub fn parse_host(input: &str) -> Result<HostTarget, InvalidHost> {
         host: printable(input),
         reason,
     };
-    let host = host_part(input.trim()).ok_or_else(|| fail("no host name in it"))?;
+    let input = input.trim();
+    if let Some(short) = iam_short_form(input) {
+        return short.map_err(fail);
+    }
+    let host = host_part(input).map_err(fail)?;
     let host = host.to_ascii_lowercase();
     let host = host.strip_suffix('.').unwrap_or(&host);
+    if host.split('.').any(str::is_empty) {
+        return Err(fail(
+            "it has an empty label (a leading dot or two dots in a row)",
+        ));
+    }
     let rest = host
         .strip_suffix(".amazonaws.com")
         .or_else(|| host.strip_suffix(".amazonaws.com.cn"))
@@ -265,8 +274,40 @@ pub fn parse_host(input: &str) -> Result<HostTarget, InvalidHost> {
     })
 }
 
-/// The host of `host`, `host:port`, `scheme://[user@]host[:port][/...]` or a JDBC URL.
-fn host_part(input: &str) -> Option<&str> {
+/// The drivers' IAM URL without a host name, `jdbc:redshift:iam://CLUSTER:REGION/DB`: the
+/// driver looks the endpoint up itself; the cluster id and region are all a token needs.
+/// `None` when `input` is not of that shape (a full host name, with or without a port).
+/// Redshift Serverless has no such form: its IAM URLs carry the workgroup's host name.
+fn iam_short_form(input: &str) -> Option<Result<HostTarget, &'static str>> {
+    const PREFIX: &str = "jdbc:redshift:iam://";
+    let rest = input
+        .get(..PREFIX.len())
+        .filter(|p| p.eq_ignore_ascii_case(PREFIX))
+        .map(|_| &input[PREFIX.len()..])?;
+    let authority = rest.split(['/', '?', ';', '#']).next().unwrap_or_default();
+    let (name, region) = authority.rsplit_once(':')?;
+    if name.contains('.') || region.is_empty() || region.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    const FORM: &str = "not of the form jdbc:redshift:iam://CLUSTER:REGION/DB (the region part is not a region name); for Redshift Serverless use the workgroup's host name";
+    let region = region.to_ascii_lowercase();
+    if !is_region(&region) {
+        return Some(Err(FORM));
+    }
+    let Ok(id) = name.parse::<ClusterId>() else {
+        return Some(Err(
+            "invalid cluster id in jdbc:redshift:iam://CLUSTER:REGION/DB",
+        ));
+    };
+    Some(Ok(HostTarget {
+        targets: Targets::Clusters(vec![id]),
+        region,
+    }))
+}
+
+/// The host of `host`, `host:port`, `scheme://[user@]host[:port][/...]` or a JDBC URL. A port
+/// must be 1-65535, as the drivers require.
+fn host_part(input: &str) -> Result<&str, &'static str> {
     let after_scheme = match input.find("://") {
         Some(i) => &input[i + 3..],
         None => input,
@@ -277,11 +318,17 @@ fn host_part(input: &str) -> Option<&str> {
         .unwrap_or_default();
     let host_port = authority.rsplit('@').next().unwrap_or_default();
     let host = match host_port.rsplit_once(':') {
-        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
-        Some(_) => return None,
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => match port.parse::<u32>() {
+            Ok(1..=65535) => h,
+            _ => return Err("the port must be 1-65535"),
+        },
+        Some(_) => return Err("the port must be 1-65535"),
         None => host_port,
     };
-    (!host.is_empty()).then_some(host)
+    if host.is_empty() {
+        return Err("no host name in it");
+    }
+    Ok(host)
 }
 
 /// Region names: lower-case letters, digits and hyphens, with a digit at the end

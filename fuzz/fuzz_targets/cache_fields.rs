@@ -11,6 +11,7 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use redshift_idc_token::cache::{CacheKey, Entry, Fingerprint};
 use redshift_idc_token::env::Env;
+use redshift_idc_token::shared_config::SharedConfig;
 use redshift_idc_token::target::Targets;
 use redshift_idc_token::token::{AuthToken, Secret};
 use redshift_idc_token_fuzz::{NOW, check_cache_entry};
@@ -97,7 +98,12 @@ fn base() -> &'static serde_json::Map<String, Value> {
     BASE.get_or_init(|| {
         let now = SystemTime::UNIX_EPOCH + NOW;
         let targets = Targets::clusters(vec!["c1".parse().unwrap()]).unwrap();
-        let identity = Fingerprint::of(&Env::from_pairs([]));
+        let identity = Fingerprint::of(
+            &Env::from_pairs([]),
+            &SharedConfig::default(),
+            "default",
+            std::time::Instant::now(),
+        );
         let key = CacheKey::new(&targets, "us-east-1", None, "default", &identity);
         let token = AuthToken {
             token: Secret::new("tok".into()),

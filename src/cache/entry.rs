@@ -27,6 +27,9 @@ struct Stored {
     meta: KeyMeta,
     fetched: String,
     expiration: String,
+    /// When the AWS credentials the token was fetched with expire, if they do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    credentials_expiration: Option<String>,
     token: Zeroizing<String>,
 }
 
@@ -36,6 +39,11 @@ pub struct Entry {
     pub meta: KeyMeta,
     pub fetched: SystemTime,
     pub expiration: SystemTime,
+    /// When the credentials the token was fetched with expire: the entry is not served past
+    /// it. A token outliving its credentials would be served to whoever asks after the
+    /// identity behind the same configuration changed (a `credential_process` re-login, a
+    /// rotated role session) without anything in the key noticing.
+    pub credentials_expiration: Option<SystemTime>,
     pub token: Secret,
 }
 
@@ -45,13 +53,21 @@ impl Entry {
             meta: key.meta.clone(),
             fetched: now,
             expiration,
+            credentials_expiration: None,
             token: token.token.clone(),
         }
     }
 
+    /// The entry, bounded by the expiry of the credentials its token was fetched with.
+    pub fn with_credentials_expiration(mut self, at: Option<SystemTime>) -> Self {
+        self.credentials_expiration = at;
+        self
+    }
+
     /// The moment after which this entry is no longer served, whatever `--min-validity` says.
     pub fn trusted_until(&self) -> SystemTime {
-        self.expiration.min(self.fetched + MAX_CACHED_LIFETIME)
+        let until = self.expiration.min(self.fetched + MAX_CACHED_LIFETIME);
+        self.credentials_expiration.map_or(until, |c| until.min(c))
     }
 
     /// Time left before `trusted_until`, zero if past.
@@ -79,6 +95,7 @@ impl Entry {
             meta: self.meta.clone(),
             fetched: rfc3339(self.fetched),
             expiration: rfc3339(self.expiration),
+            credentials_expiration: self.credentials_expiration.map(rfc3339),
             token: Zeroizing::new(self.token.expose().to_owned()),
         };
         let mut out = Zeroizing::new(Vec::with_capacity(self.token.expose().len() * 2 + 512));
@@ -116,6 +133,10 @@ pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Resu
     }
     let fetched = parse_rfc3339(&stored.fetched).ok_or(Miss::Corrupt)?;
     let expiration = parse_rfc3339(&stored.expiration).ok_or(Miss::Corrupt)?;
+    let credentials_expiration = match &stored.credentials_expiration {
+        Some(t) => Some(parse_rfc3339(t).ok_or(Miss::Corrupt)?),
+        None => None,
+    };
     if fetched > now + FUTURE_SLACK {
         return Err(Miss::FutureDated);
     }
@@ -125,6 +146,7 @@ pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Resu
         meta: stored.meta,
         fetched,
         expiration,
+        credentials_expiration,
         token: token.token,
     })
 }
@@ -159,6 +181,16 @@ mod tests {
             decode(&e.encode(), Some(&key("c2").meta), now).unwrap_err(),
             Miss::OtherKey
         );
+    }
+
+    #[test]
+    fn an_entry_is_not_trusted_past_its_credentials() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let e = entry(now, 900).with_credentials_expiration(Some(now + Duration::from_secs(400)));
+        let back = decode(&e.encode(), Some(&key("c1").meta), now).unwrap();
+        assert_eq!(back.remaining(now), Duration::from_secs(400));
+        assert!(!back.is_fresh(now, Duration::from_secs(600)));
+        assert!(back.is_fresh(now, Duration::from_secs(300)));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! Per-key exclusive locks on separate lock files, taken politely and with a deadline.
 //!
-//! The lock is an OS advisory lock (flock on Unix) on `<key>.lock`, a file that is never
-//! deleted: removing a lock file while someone waits on it would let two processes each hold
-//! "the" lock. A process that dies holding the lock loses it when the OS closes its files, so a
-//! crash never blocks later runs.
+//! The lock is an OS advisory lock (flock on Unix) on `<key>.lock`. A lock file is removed
+//! only by `prune` and `cache clear`, while they hold it, together with its entry (see
+//! `Cache::prune` for why the rare race that leaves is harmless). A process that dies holding
+//! the lock loses it when the OS closes its files, so a crash never blocks later runs.
 
 use std::fs::{File, OpenOptions};
 use std::io;

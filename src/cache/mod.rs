@@ -26,6 +26,16 @@ pub use store::{Store, check_schema};
 /// How long after expiry an entry is kept before `prune` removes it.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(24 * 3600);
 
+/// A miss prunes at most once per this interval (a stamp file's mtime records the last time):
+/// reading every entry on every miss made a miss with 5,000 entries ten times slower.
+pub const PRUNE_INTERVAL: Duration = Duration::from_secs(3600);
+
+/// The most entries one prune looks at.
+pub const PRUNE_BATCH: usize = 256;
+
+/// The stamp file of the last prune, in the entry directory (not `.json`: not an entry).
+const PRUNE_STAMP: &str = "prune.stamp";
+
 /// The directory name under the platform's cache directory.
 pub const APP_DIR: &str = "redshift-idc-token";
 
@@ -140,9 +150,26 @@ impl Cache {
             if self.tokens.remove(&guard, &id)? {
                 removed += 1;
             }
+            // Under the lock, as `prune` does (see there for why that is safe).
+            self.tokens.remove_lock_file(guard);
+        }
+        if matches(None) {
+            self.tokens.remove_orphan_locks()?;
         }
         self.tokens.remove_temp_files(None)?;
         Ok(removed)
+    }
+
+    /// Prunes (see [`Cache::prune`]) if the last prune is more than [`PRUNE_INTERVAL`] ago,
+    /// as recorded by the mtime of a stamp file. The stamp is renewed before pruning, so
+    /// processes missing at the same time do not all prune. Returns how many were removed.
+    pub fn prune_if_due(&self, now: SystemTime) -> io::Result<usize> {
+        let last = self.tokens.stamp_time(PRUNE_STAMP);
+        if last.is_some_and(|t| t + PRUNE_INTERVAL > now && t <= now + PRUNE_INTERVAL) {
+            return Ok(0);
+        }
+        self.tokens.set_stamp(PRUNE_STAMP, now)?;
+        self.prune(now)
     }
 
     /// Removes entries (and their lock files) that expired more than [`PRUNE_AFTER`] ago, and
@@ -155,16 +182,32 @@ impl Cache {
     pub fn prune(&self, now: SystemTime) -> io::Result<usize> {
         let mut removed = 0;
         let old = |t: SystemTime| t + PRUNE_AFTER < now;
-        for id in self.tokens.ids()? {
-            let expired = match self.tokens.read(&id).and_then(|b| decode(&b, None, now)) {
+        // At most PRUNE_BATCH entries per pass, from a start that moves with the clock, so
+        // that a huge cache costs a bounded pass and every entry is reached in turn.
+        let ids = self.tokens.ids()?;
+        let start = if ids.is_empty() {
+            0
+        } else {
+            now.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos() as usize
+                % ids.len()
+        };
+        let batch = ids
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(ids.len().min(PRUNE_BATCH));
+        for id in batch {
+            let expired = match self.tokens.read(id).and_then(|b| decode(&b, None, now)) {
                 Ok(e) => old(e.trusted_until()),
-                Err(_) => self.tokens.modified(&id).is_some_and(old),
+                Err(_) => self.tokens.modified(id).is_some_and(old),
             };
             if !expired {
                 continue;
             }
-            if let Some(guard) = self.tokens.lock(&id, Mode::Exclusive, Instant::now())? {
-                self.tokens.remove(&guard, &id)?;
+            if let Some(guard) = self.tokens.lock(id, Mode::Exclusive, Instant::now())? {
+                self.tokens.remove(&guard, id)?;
                 self.tokens.remove_lock_file(guard);
                 removed += 1;
             }

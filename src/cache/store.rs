@@ -100,6 +100,47 @@ impl Store {
         let _ = fs::remove_file(path);
     }
 
+    /// Removes the lock files that have no entry (left by runs whose fetch failed) and that
+    /// nobody holds right now.
+    pub fn remove_orphan_locks(&self) -> io::Result<()> {
+        for item in fs::read_dir(&self.dir)? {
+            let path = item?.path();
+            if path.extension().is_none_or(|e| e != "lock") || path.with_extension("json").exists()
+            {
+                continue;
+            }
+            let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
+                continue;
+            };
+            if let Ok(Some(guard)) = lock::acquire(&path, id, Mode::Exclusive, Instant::now()) {
+                self.remove_lock_file(guard);
+            }
+        }
+        Ok(())
+    }
+
+    /// The mtime of the stamp file `name` in this store's directory (a record of when some
+    /// housekeeping last ran), if it exists.
+    pub fn stamp_time(&self, name: &str) -> Option<SystemTime> {
+        fs::symlink_metadata(self.dir.join(name))
+            .and_then(|m| m.modified())
+            .ok()
+    }
+
+    /// Creates or renews the stamp file `name` (private, never through a symlink) with mtime
+    /// `now`.
+    pub fn set_stamp(&self, name: &str, now: SystemTime) -> io::Result<()> {
+        let mut opts = OpenOptions::new();
+        opts.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600)
+                .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC);
+        }
+        opts.open(self.dir.join(name))?.set_modified(now)
+    }
+
     /// When `id`'s file was last modified, if it exists.
     pub fn modified(&self, id: &str) -> Option<SystemTime> {
         fs::symlink_metadata(self.path(id))

@@ -226,7 +226,9 @@ mod tests {
             ("AWS_CONFIG_FILE", cfg.to_str().unwrap()),
             ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
         ]);
-        let src = |p: &str| infer_source(&env, p, &SharedFiles::read(&env, p)).source;
+        let shared =
+            crate::shared_config::SharedConfig::load(&env, Duration::from_secs(5)).unwrap();
+        let src = |p: &str| infer_source(&env, p, &SharedFiles::read(&shared, p)).source;
         assert_eq!(src("sso"), "IAM Identity Center (SSO)");
         assert_eq!(src("role"), "assume role");
         assert_eq!(src("proc"), "credential_process");

@@ -35,6 +35,7 @@ pub(super) fn bad_setting(args: &TokenArgs, e: &Error) -> &'static str {
         .region
         .as_deref()
         .is_some_and(|r| !target::is_region(r))
+        || e.to_string().starts_with("invalid region")
     {
         "region"
     } else if e.to_string().starts_with("invalid endpoint URL") {
@@ -117,6 +118,9 @@ pub(super) fn region_step(
 fn describe_source(from: &str) -> String {
     match from {
         "profile" => "the profile's `region` setting".to_owned(),
+        crate::settings::PROFILE_IN_CREDENTIALS_FILE => {
+            "the profile's `region` setting in the credentials file".to_owned()
+        }
         "--host" => "the --host name".to_owned(),
         other => other.to_owned(),
     }
@@ -127,9 +131,23 @@ pub(super) fn endpoint_step(req: &TokenRequest, region: Option<&str>) -> Step {
     match (&req.endpoint, region) {
         (Some(Sourced { value, from }), _) => {
             let shown = target::printable(value);
-            let step = Step::new("endpoint", Status::Ok, format!("{shown} (from {from})"))
-                .detail("endpoint", shown.as_str())
-                .detail("from", *from);
+            let origin = crate::shared_config::profile_origin(req.profile_name());
+            let described = match *from {
+                crate::shared_config::ENDPOINT_FROM_PROFILE => {
+                    format!("`endpoint_url` in {origin}")
+                }
+                crate::shared_config::ENDPOINT_FROM_SERVICES => {
+                    format!("the `services` section named by {origin}")
+                }
+                other => other.to_owned(),
+            };
+            let step = Step::new(
+                "endpoint",
+                Status::Ok,
+                format!("{shown} (from {described})"),
+            )
+            .detail("endpoint", shown.as_str())
+            .detail("from", *from);
             if plain_http_off_host(value) {
                 Step {
                     status: Status::Warn,

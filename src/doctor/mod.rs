@@ -90,7 +90,7 @@ fn signed_in_credentials(
     let cache = crate::cache::default_root(global.cache_dir.as_deref())
         .and_then(|root| crate::cache::Cache::open(root).ok());
     let region = req.region.as_ref().map(|r| r.value.as_str());
-    let status = crate::signin::status(cfg, region, cache.as_ref(), env);
+    let status = crate::signin::status(cfg, region, cache.as_ref(), env, &req.files);
     status
         .session
         .filter(|s| s.is_fresh(SystemTime::now()))
@@ -153,7 +153,7 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     steps.push(endpoint_step(&req, region.as_deref()));
 
     // 3. Profile and the shared files.
-    let files = SharedFiles::read(inp.env, req.profile_name());
+    let files = SharedFiles::read(&req.files, req.profile_name());
     steps.push(profile_step(&req, &files));
 
     // 4. Credentials.
@@ -176,7 +176,8 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     if let Some(cfg) = &req.signin {
         let cache = crate::cache::default_root(inp.cache_dir)
             .and_then(|root| crate::cache::Cache::open(root).ok());
-        let status = crate::signin::status(cfg, region.as_deref(), cache.as_ref(), inp.env);
+        let status =
+            crate::signin::status(cfg, region.as_deref(), cache.as_ref(), inp.env, &req.files);
         signed_in = status
             .session
             .as_ref()

@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use super::report::{Status, Step};
-use crate::env::Env;
 use crate::profile::{self, FileKind};
 use crate::settings::TokenRequest;
+use crate::shared_config::SharedConfig;
 
 /// The selected profile's keys in the two shared files (names only are ever shown).
 #[derive(Debug, Default)]
@@ -25,23 +25,16 @@ pub(super) struct SharedFiles {
 }
 
 impl SharedFiles {
-    pub(super) fn read(env: &Env, profile: &str) -> SharedFiles {
-        let config_path = env.config_file();
-        let credentials_path = env.credentials_file();
-        let read = |p: &Option<PathBuf>| p.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
-        let config_text = read(&config_path);
-        let credentials_text = read(&credentials_path);
+    /// The profile's sections in the files as the run read them (once: a FIFO or a pipe
+    /// is not read again here).
+    pub(super) fn read(files: &SharedConfig, profile: &str) -> SharedFiles {
         SharedFiles {
-            config_exists: config_path.as_ref().is_some_and(|p| p.is_file()),
-            config: config_text
-                .as_deref()
-                .and_then(|t| profile::section(t, profile, FileKind::Config)),
-            config_path,
-            credentials_exists: credentials_path.as_ref().is_some_and(|p| p.is_file()),
-            credentials: credentials_text
-                .as_deref()
-                .and_then(|t| profile::section(t, profile, FileKind::Credentials)),
-            credentials_path,
+            config_exists: files.config.exists(),
+            config: profile::section(files.config.text(), profile, FileKind::Config),
+            config_path: files.config.path.clone(),
+            credentials_exists: files.credentials.exists(),
+            credentials: profile::section(files.credentials.text(), profile, FileKind::Credentials),
+            credentials_path: files.credentials.path.clone(),
         }
     }
 
@@ -80,7 +73,7 @@ pub(super) fn profile_step(req: &TokenRequest, files: &SharedFiles) -> Step {
     let file_state = |path: &Option<PathBuf>, exists: bool| match path {
         Some(p) => format!(
             "{} ({})",
-            p.display(),
+            crate::target::printable(&p.display().to_string()),
             if exists { "exists" } else { "missing" }
         ),
         None => "unknown (no home directory)".to_owned(),

@@ -26,6 +26,7 @@ use super::service::{Grant, IdcTokens, IdentityCenter};
 use super::session::RoleCredentials;
 use crate::error::{Error, one_line};
 use crate::fetch::{chain_credentials, runtime};
+use crate::shared_config::SharedConfig;
 use crate::token::{Secret, rfc3339};
 
 /// The context provider of Identity Center identity contexts (IAM Identity Center user guide,
@@ -42,6 +43,9 @@ pub struct AwsIdentityCenter {
     pub bootstrap_profile: String,
     /// `--timeout`, for messages.
     pub timeout: Duration,
+    /// The shared files as read once for the run: handed to aws-config as contents, so it
+    /// never opens them again (a pipe is read once; a FIFO cannot block it).
+    pub files: SharedConfig,
     rt: Mutex<Option<tokio::runtime::Runtime>>,
     config: Mutex<Option<SdkConfig>>,
 }
@@ -53,6 +57,7 @@ impl AwsIdentityCenter {
         region: String,
         bootstrap_profile: String,
         timeout: Duration,
+        files: SharedConfig,
     ) -> Self {
         AwsIdentityCenter {
             application_arn,
@@ -60,6 +65,7 @@ impl AwsIdentityCenter {
             region,
             bootstrap_profile,
             timeout,
+            files,
             rt: Mutex::new(None),
             config: Mutex::new(None),
         }
@@ -87,9 +93,13 @@ impl AwsIdentityCenter {
                 let config = self.config(remaining).await?;
                 f(config).await
             };
-            tokio::time::timeout(remaining, work)
-                .await
-                .unwrap_or(Err(Error::Timeout { seconds, during }))
+            tokio::time::timeout(remaining, work).await
+        })
+        .unwrap_or_else(|_| {
+            // As in `fetch::bounded`: a hung credential_process of the bootstrap profile
+            // dies with the time limit, not after it.
+            crate::children::kill_descendants();
+            Err(Error::Timeout { seconds, during })
         })
     }
 
@@ -102,6 +112,7 @@ impl AwsIdentityCenter {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new(self.region.clone()))
             .profile_name(&self.bootstrap_profile)
+            .profile_files(self.files.profile_files())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(CONNECT_TIMEOUT.min(remaining))
@@ -128,6 +139,17 @@ impl AwsIdentityCenter {
             *slot = Some(config.clone());
         }
         Ok(config)
+    }
+}
+
+impl Drop for AwsIdentityCenter {
+    /// Shuts the runtime down without waiting for its blocking threads: a `getaddrinfo`
+    /// stuck on a DNS server that never answers must not keep the process alive past the
+    /// time limit (see `fetch::bounded`).
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.get_mut().ok().and_then(Option::take) {
+            rt.shutdown_background();
+        }
     }
 }
 

@@ -21,34 +21,40 @@ struct Resolved {
     config: SigninConfig,
     region: Option<String>,
     timeout: Duration,
+    files: crate::shared_config::SharedConfig,
 }
 
 fn resolve(args: &SessionArgs, env: &Env) -> Result<Resolved, Error> {
-    let profile = args
-        .profile
-        .clone()
-        .or_else(|| env.get(env::AWS_PROFILE).map(str::to_owned))
-        .unwrap_or_else(|| "default".to_owned());
-    let config = SigninConfig::resolve(&args.signin, &profile, env)?.ok_or_else(|| {
+    use crate::settings::{Sourced, check_profile_name, offline_region};
+    let chosen = match &args.profile {
+        Some(p) => Some(Sourced {
+            value: p.clone(),
+            from: "--profile",
+        }),
+        None => env.get(env::AWS_PROFILE).map(|p| Sourced {
+            value: p.to_owned(),
+            from: env::AWS_PROFILE,
+        }),
+    };
+    if let Some(p) = &chosen {
+        check_profile_name(p)?;
+    }
+    let profile = chosen.map_or_else(|| "default".to_owned(), |p| p.value);
+    let timeout = Duration::from_secs(args.timeout);
+    // The shared files are read once for the run, as for a token (see `shared_config`).
+    let files = crate::shared_config::SharedConfig::load(env, timeout)?;
+    let config = SigninConfig::resolve(&args.signin, &profile, env, &files)?.ok_or_else(|| {
         Error::Usage(format!(
             "sign-in is not configured for the profile {}: set redshift_idc_application_arn and redshift_idc_role_arn in it (see plugin-config/aws/), or pass --application-arn and --role-arn",
             crate::target::printable(&profile)
         ))
     })?;
-    if let Some(r) = &args.region
-        && !crate::target::is_region(r)
-    {
-        return Err(Error::Usage(format!(
-            "invalid region '{}': expected a region name such as us-east-1",
-            crate::target::printable(r)
-        )));
-    }
-    let region =
-        crate::settings::offline_region(args.region.clone(), None, &profile, env).map(|r| r.value);
+    let region = offline_region(args.region.clone(), None, &profile, env, &files)?.map(|r| r.value);
     Ok(Resolved {
         config,
         region,
-        timeout: Duration::from_secs(args.timeout),
+        timeout,
+        files,
     })
 }
 
@@ -62,6 +68,7 @@ fn signin<'a>(r: &'a Resolved, env: &'a Env) -> Signin<'a> {
         run_region: r.region.as_deref(),
         call_timeout: r.timeout,
         env,
+        files: &r.files,
     }
 }
 
@@ -133,8 +140,17 @@ pub fn logout(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, E
     };
     let now = SystemTime::now();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let ids = if args.all {
-        store.ids().map_err(io_err)?
+    let (ids, fingerprint) = if args.all {
+        // Tokens are keyed on the credential chain of a profile: the one chosen, if any.
+        let profile = args
+            .session
+            .profile
+            .clone()
+            .or_else(|| env.get(env::AWS_PROFILE).map(str::to_owned))
+            .unwrap_or_else(|| "default".to_owned());
+        let files = crate::shared_config::SharedConfig::load(env, Duration::from_secs(30))?;
+        let chain = Fingerprint::of(env, &files, &profile, deadline);
+        (store.ids().map_err(io_err)?, chain)
     } else {
         let r = resolve(&args.session, env)?;
         let s = signin(&r, env);
@@ -144,10 +160,11 @@ pub fn logout(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, E
             idc_region: &idc_region,
             authorize_endpoint: "",
             call_timeout: r.timeout,
+            files: &r.files,
         };
-        vec![plan.key(env).id]
+        let chain = Fingerprint::of(env, &r.files, &r.config.profile, deadline);
+        (vec![plan.key(env).id], chain)
     };
-    let fingerprint = Fingerprint::of(env);
     let (mut sessions, mut tokens) = (0, 0);
     for id in ids {
         let Some(guard) = store.lock(&id, Mode::Exclusive, deadline).map_err(io_err)? else {
@@ -195,6 +212,7 @@ pub fn status(
     run_region: Option<&str>,
     cache: Option<&Cache>,
     env: &Env,
+    files: &crate::shared_config::SharedConfig,
 ) -> Status {
     let idc_region = config
         .idc_region
@@ -207,6 +225,7 @@ pub fn status(
             idc_region: region,
             authorize_endpoint: "",
             call_timeout: Duration::from_secs(1),
+            files,
         };
         flow::cached(Some(&store), &plan.key(env), SystemTime::now()).ok()
     });

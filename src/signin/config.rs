@@ -15,7 +15,7 @@ use super::SigninError;
 use super::jwt::JwtSource;
 use crate::cli::SigninArgs;
 use crate::env::{self, Env};
-use crate::profile::{self, FileKind};
+use crate::shared_config::SharedConfig;
 use crate::target::printable;
 
 /// How the person is identified.
@@ -77,23 +77,16 @@ impl SigninConfig {
 
     /// Reads the settings for `profile`. `Ok(None)`: sign-in is not configured (neither an
     /// application nor a role anywhere), and the run uses the credential chain directly.
+    ///
+    /// The keys come from `files`, the shared files as read once for the run (never from the
+    /// paths again: a pipe is read once, and a FIFO must not block).
     pub fn resolve(
         args: &SigninArgs,
         profile: &str,
         env: &Env,
+        files: &SharedConfig,
     ) -> Result<Option<SigninConfig>, SigninError> {
-        let keys = env
-            .config_file()
-            .and_then(|f| std::fs::read_to_string(f).ok())
-            .and_then(|t| profile::section(&t, profile, FileKind::Config))
-            .unwrap_or_default();
-        let key = |name: &str| {
-            keys.iter()
-                .rev()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-                .filter(|v| !v.is_empty())
-        };
+        let key = |name: &str| files.get(profile, name).map(str::to_owned);
         // flag > variable > key, each with the name to blame when it is invalid.
         let pick = |flag: &Option<String>, flag_name: &'static str, var: &'static str, k: &str| {
             flag.clone()
@@ -356,6 +349,16 @@ fn expand_home(path: &str, env: &Env) -> PathBuf {
 mod tests {
     use super::*;
 
+    /// Resolves as a run does: the shared files read once, then the settings.
+    fn resolve(
+        args: &SigninArgs,
+        profile: &str,
+        env: &Env,
+    ) -> Result<Option<SigninConfig>, SigninError> {
+        let files = SharedConfig::load(env, Duration::from_secs(5)).expect("readable files");
+        SigninConfig::resolve(args, profile, env, &files)
+    }
+
     const APP: &str = "arn:aws:sso::123456789012:application/ssoins-1/apl-1";
     const ROLE: &str = "arn:aws:iam::123456789012:role/R";
 
@@ -369,10 +372,10 @@ mod tests {
 
     #[test]
     fn not_configured_is_none_and_half_configured_is_an_error() {
-        let none = SigninConfig::resolve(&SigninArgs::default(), "default", &Env::default());
+        let none = resolve(&SigninArgs::default(), "default", &Env::default());
         assert_eq!(none.unwrap(), None);
         let env = Env::from_pairs([("REDSHIFT_IDC_TOKEN_ROLE_ARN", ROLE)]);
-        let err = SigninConfig::resolve(&SigninArgs::default(), "dev", &env).unwrap_err();
+        let err = resolve(&SigninArgs::default(), "dev", &env).unwrap_err();
         assert_eq!(
             err.to_string(),
             "sign-in needs an application ARN too: pass --application-arn, set REDSHIFT_IDC_TOKEN_APPLICATION_ARN, or set redshift_idc_application_arn in the profile dev"
@@ -385,7 +388,7 @@ mod tests {
             "[profile dev]\nregion = us-east-1\nredshift_idc_application_arn = {APP}\nredshift_idc_role_arn = {ROLE}\nredshift_idc_jwt_file = ~/jwt\nredshift_idc_session_duration = 1800\nredshift_idc_browser = none\n"
         ));
         let env = Env::from_pairs([("AWS_CONFIG_FILE", path.as_str()), ("HOME", "/h")]);
-        let c = SigninConfig::resolve(&SigninArgs::default(), "dev", &env)
+        let c = resolve(&SigninArgs::default(), "dev", &env)
             .unwrap()
             .unwrap();
         assert_eq!(c.kind, SigninKind::Jwt, "a JWT file implies the jwt kind");
@@ -405,7 +408,7 @@ mod tests {
             session_duration: Some(1000),
             ..SigninArgs::default()
         };
-        let c = SigninConfig::resolve(&args, "dev", &env).unwrap().unwrap();
+        let c = resolve(&args, "dev", &env).unwrap().unwrap();
         assert_eq!(c.kind, SigninKind::Browser);
         assert_eq!(c.jwt, None);
         assert_eq!(
@@ -421,7 +424,7 @@ mod tests {
             "[default]\nredshift_idc_application_arn = {ROLE}\nredshift_idc_role_arn = {ROLE}\n"
         ));
         let env = Env::from_pairs([("AWS_CONFIG_FILE", path.as_str())]);
-        let err = SigninConfig::resolve(&SigninArgs::default(), "default", &env).unwrap_err();
+        let err = resolve(&SigninArgs::default(), "default", &env).unwrap_err();
         assert!(err.to_string().starts_with(&format!("invalid ARN '{ROLE}' (from redshift_idc_application_arn): expected an ARN such as arn:aws:sso::")), "{err}");
         assert_eq!(err.exit_code() as u8, 2);
         let env = Env::from_pairs([
@@ -429,7 +432,7 @@ mod tests {
             ("REDSHIFT_IDC_TOKEN_ROLE_ARN", ROLE),
             ("REDSHIFT_IDC_TOKEN_SESSION_DURATION", "60"),
         ]);
-        let err = SigninConfig::resolve(&SigninArgs::default(), "default", &env).unwrap_err();
+        let err = resolve(&SigninArgs::default(), "default", &env).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid value '60' (from REDSHIFT_IDC_TOKEN_SESSION_DURATION): expected a whole number from 900 to 43200"
@@ -439,7 +442,7 @@ mod tests {
             ("REDSHIFT_IDC_TOKEN_ROLE_ARN", ROLE),
             ("REDSHIFT_IDC_TOKEN_SIGNIN", "saml"),
         ]);
-        let err = SigninConfig::resolve(&SigninArgs::default(), "default", &env).unwrap_err();
+        let err = resolve(&SigninArgs::default(), "default", &env).unwrap_err();
         assert_eq!(
             err.to_string(),
             "invalid sign-in kind 'saml' (from REDSHIFT_IDC_TOKEN_SIGNIN): expected jwt or browser"

@@ -22,6 +22,7 @@ use super::session::{self, Session, SessionKey};
 use crate::cache::{Fingerprint, Miss, Mode, Store};
 use crate::env::Env;
 use crate::error::Error;
+use crate::shared_config::SharedConfig;
 
 /// Where a session came from, for `-v` and `login`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,17 +59,20 @@ pub struct Plan<'a> {
     pub authorize_endpoint: &'a str,
     /// `--timeout`: the bound of each network step.
     pub call_timeout: Duration,
+    /// The shared files as read once for the run: the bootstrap identity's fingerprint.
+    pub files: &'a SharedConfig,
 }
 
 impl Plan<'_> {
     pub fn key(&self, env: &Env) -> SessionKey {
         let person = self.config.jwt.as_ref().and_then(|j| j.subject_hint(env));
-        SessionKey::new(
-            self.config,
-            self.idc_region,
-            &Fingerprint::of(env),
-            person.as_deref(),
-        )
+        let chain = Fingerprint::of(
+            env,
+            self.files,
+            self.config.bootstrap_profile(),
+            Instant::now() + self.call_timeout,
+        );
+        SessionKey::new(self.config, self.idc_region, &chain, person.as_deref())
     }
 }
 
@@ -378,6 +382,11 @@ mod tests {
         }
     }
 
+    /// Empty shared files: the fakes need no profile.
+    fn no_files() -> SharedConfig {
+        SharedConfig::from_texts("", "").expect("empty files parse")
+    }
+
     fn config(kind: SigninKind) -> SigninConfig {
         SigninConfig {
             profile: "default".into(),
@@ -435,6 +444,7 @@ mod tests {
                 idc_region: "us-east-1",
                 authorize_endpoint: "http://idc/authorize",
                 call_timeout: Duration::from_secs(5),
+                files: &no_files(),
             },
             &Deps {
                 idc: &w.idc,
@@ -602,6 +612,7 @@ mod tests {
             idc_region: "us-east-1",
             authorize_endpoint: "",
             call_timeout: Duration::from_secs(1),
+            files: &no_files(),
         }
         .key(&w.env);
         let _held = w

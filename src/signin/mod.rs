@@ -63,6 +63,7 @@ pub use session::{RoleCredentials, Session};
 use crate::cache::Cache;
 use crate::env::{self, Env};
 use crate::error::Error;
+use crate::shared_config::SharedConfig;
 
 /// Where a run signs in: the settings and the regions and bounds that apply.
 pub struct Signin<'a> {
@@ -72,6 +73,8 @@ pub struct Signin<'a> {
     /// `--timeout`: the bound of each network step.
     pub call_timeout: Duration,
     pub env: &'a Env,
+    /// The shared files as read once for the run.
+    pub files: &'a SharedConfig,
 }
 
 impl Signin<'_> {
@@ -93,6 +96,7 @@ impl Signin<'_> {
             idc_region: &idc_region,
             authorize_endpoint: "",
             call_timeout: self.call_timeout,
+            files: self.files,
         };
         let s = flow::cached(Some(&store), &plan.key(self.env), SystemTime::now()).ok()?;
         tracing::info!(user = %s.user, "signed in (cached session)");
@@ -116,6 +120,7 @@ impl Signin<'_> {
             idc_region.clone(),
             cfg.bootstrap_profile().to_owned(),
             self.call_timeout,
+            self.files.clone(),
         );
         let opener = browser::BrowserCommand {
             hook: cfg.browser.clone(),
@@ -132,6 +137,7 @@ impl Signin<'_> {
                 idc_region: &idc_region,
                 authorize_endpoint: &endpoint,
                 call_timeout: self.call_timeout,
+                files: self.files,
             },
             &flow::Deps {
                 idc: &idc,
@@ -224,7 +230,8 @@ mod tests {
                 "arn:aws:iam::123456789012:role/R",
             ),
         ]);
-        SigninConfig::resolve(&crate::cli::SigninArgs::default(), "default", &env)
+        let files = crate::shared_config::SharedConfig::from_texts("", "").expect("empty files");
+        SigninConfig::resolve(&crate::cli::SigninArgs::default(), "default", &env, &files)
             .unwrap()
             .unwrap()
     }

@@ -61,7 +61,10 @@ fn stray_files(sb: &Sandbox) -> Vec<String> {
     rd.map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| {
             let hex = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
-            !(n.strip_suffix(".json").is_some_and(hex) || n.strip_suffix(".lock").is_some_and(hex))
+            // The prune stamp is the one file that is neither an entry nor a lock.
+            !(n.strip_suffix(".json").is_some_and(hex)
+                || n.strip_suffix(".lock").is_some_and(hex)
+                || n == "prune.stamp")
         })
         .collect()
 }
@@ -721,11 +724,11 @@ fn full_disk_fetches_with_a_warning_and_leaves_no_temporary_file() {
     }
     assert_ne!(tokens[0], tokens[1]);
     let listing = fs::read_to_string(out.join("ls")).unwrap();
-    let names: Vec<&str> = listing.lines().collect();
+    let names: Vec<&str> = listing.lines().filter(|n| *n != "prune.stamp").collect();
     assert_eq!(
         names.len(),
         1,
-        "only the lock file, no entry and no temporary file: {names:?}"
+        "only the lock file (and the prune stamp), no entry and no temporary file: {names:?}"
     );
     assert!(
         names[0].ends_with(".lock") && names[0].len() == 37,
@@ -786,6 +789,7 @@ fn everything_created_is_private_even_with_a_permissive_umask() {
         match path.extension().and_then(|e| e.to_str()) {
             Some("json") => entries += 1,
             Some("lock") => locks += 1,
+            _ if name == "prune.stamp" => {}
             _ => panic!("unexpected file {name}"),
         }
     }

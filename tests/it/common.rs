@@ -692,6 +692,12 @@ pub fn in_mount_namespace(sb: &Sandbox, script: &str) -> Option<PathBuf> {
         .stdin(Stdio::null())
         .output()
         .unwrap();
+    assert_script_ok(&out);
+    Some(out_dir)
+}
+
+/// A namespace script's run succeeded; else panics with its output.
+pub fn assert_script_ok(out: &Output) {
     assert!(
         out.status.success(),
         "namespace script failed: {:?}\nstdout: {}\nstderr: {}",
@@ -699,7 +705,6 @@ pub fn in_mount_namespace(sb: &Sandbox, script: &str) -> Option<PathBuf> {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    Some(out_dir)
 }
 
 // ---------------------------------------------------------------------------------------------

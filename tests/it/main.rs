@@ -12,6 +12,7 @@ mod idc_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
+mod bad_config;
 mod cache;
 #[allow(dead_code)]
 mod common;
@@ -19,11 +20,15 @@ mod doctor;
 mod exec;
 mod faults;
 mod fuzz_corpus;
+mod housekeeping;
+mod identity;
+mod messages;
 mod plugin_config;
 mod release;
 mod resolve;
 mod secrets;
 mod signin;
 mod signin_cli;
+mod time_limit;
 mod token_cmd;
 mod torture;

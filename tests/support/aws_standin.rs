@@ -418,6 +418,9 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     if n > shared.cfg.max_requests {
         return bare(503);
     }
+    if req.uri().path() == SSO_ROLE_CREDENTIALS_PATH {
+        return sso_role_credentials(req.headers());
+    }
     let guard = InFlight::new(&shared);
     let (parts, body) = req.into_parts();
     let body = axum::body::to_bytes(body, MAX_REQUEST_BODY).await;
@@ -1265,6 +1268,43 @@ pub fn request_id() -> String {
         b >> 52,
         b & 0xffff_ffff_ffff
     )
+}
+
+/// The IAM Identity Center portal's `GetRoleCredentials` (what aws-config's SSO provider calls).
+const SSO_ROLE_CREDENTIALS_PATH: &str = "/federation/credentials";
+
+/// Answers `GetRoleCredentials` with role credentials derived from the bearer token, so a test
+/// can tell which person's `aws sso login` a token was fetched with: the access key id is
+/// `ASIA` + the token's letters and digits in upper case (padded to 16 characters). These
+/// requests are not recorded: the records stay the Redshift calls.
+fn sso_role_credentials(headers: &axum::http::HeaderMap) -> Response {
+    let Some(bearer) = header_str(headers, "x-amz-sso_bearer_token") else {
+        return bare(401);
+    };
+    let mut id: String = bearer
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .map(|c| c.to_ascii_uppercase())
+        .take(16)
+        .collect();
+    while id.len() < 16 {
+        id.push('0');
+    }
+    let expiration_ms = (std::time::SystemTime::now() + Duration::from_secs(3600))
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as u64;
+    let body = serde_json::json!({"roleCredentials": {
+        "accessKeyId": format!("ASIA{id}"),
+        "secretAccessKey": "ssoSecretKeyOfTheStandIn000000000000000",
+        "sessionToken": format!("ssoSession{id}"),
+        "expiration": expiration_ms,
+    }});
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from(body.to_string()))
+        .unwrap_or_else(|_| bare(500))
 }
 
 #[cfg(test)]
