@@ -39,6 +39,16 @@ final class TokenProcess {
     private static final int MAX_STDERR = 16 * 1024;
 
     /**
+     * How long the pipes may stay open after the child exited. The executable writes its output
+     * in one write before it exits, so its pipes end with it; only a process it left behind
+     * (re-parented, no longer ours to kill) can hold them open, and what the child printed is
+     * read within this time anyway. Waiting for end of file instead would stall the connect
+     * until the deadline: a reader blocked in {@code read} holds the stream's lock, so the JDK
+     * cannot swap in the buffered rest when the child exits.
+     */
+    private static final long EXIT_GRACE_MILLIS = 500;
+
+    /**
      * Pipe readers. Pooled threads keep a connect cheap (a cache hit costs a couple of
      * milliseconds in all); daemon threads never keep the JVM alive.
      */
@@ -67,8 +77,10 @@ final class TokenProcess {
         }
         // The child never reads stdin: close it so a program that does sees end of file.
         closeQuietly(child.getOutputStream());
-        Future<byte[]> out = DRAINERS.submit(() -> drain(child.getInputStream(), MAX_STDOUT));
-        Future<byte[]> err = DRAINERS.submit(() -> drain(child.getErrorStream(), MAX_STDERR));
+        Drain outDrain = new Drain(child.getInputStream(), MAX_STDOUT);
+        Drain errDrain = new Drain(child.getErrorStream(), MAX_STDERR);
+        Future<?> out = DRAINERS.submit(outDrain);
+        Future<?> err = DRAINERS.submit(errDrain);
 
         long deadline = System.nanoTime()
                 + TimeUnit.SECONDS.toNanos(timeoutSeconds)
@@ -87,15 +99,15 @@ final class TokenProcess {
                 killTree(child);
                 throw Failure.timedOut(program, timeoutSeconds);
             }
-            // The pipes reach end of file when the child exits, unless a descendant still holds
-            // them open: the deadline bounds that too.
-            stdout = await(out, deadline);
-            byte[] stderr = await(err, deadline);
+            // The pipes reach end of file when the child exits, unless a process it left
+            // behind still holds them open: then what was printed is taken after a short grace.
+            long settle = Math.min(deadline,
+                    System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(EXIT_GRACE_MILLIS));
+            awaitEnd(out, settle);
+            awaitEnd(err, settle);
+            stdout = outDrain.taken();
+            byte[] stderr = errDrain.taken();
             int status = child.exitValue();
-            if (stdout == null || stderr == null) {
-                killTree(child);
-                throw Failure.timedOut(program, timeoutSeconds);
-            }
             if (status != 0) {
                 throw Failure.forExit(program, status, new String(stderr, StandardCharsets.UTF_8));
             }
@@ -126,35 +138,53 @@ final class TokenProcess {
         return p;
     }
 
-    /** Reads the stream to its end, keeping at most {@code limit} bytes. */
-    private static byte[] drain(InputStream in, int limit) throws IOException {
-        ByteArrayOutputStream kept = new ByteArrayOutputStream(512);
-        byte[] buf = new byte[8192];
-        try (InputStream s = in) {
-            int n;
-            while ((n = s.read(buf)) != -1) {
-                int room = limit - kept.size();
-                if (room > 0) {
-                    kept.write(buf, 0, Math.min(n, room));
-                }
-            }
-        } finally {
-            Arrays.fill(buf, (byte) 0);
+    /** Reads a stream to its end on a pool thread, keeping at most {@code limit} bytes. */
+    private static final class Drain implements Runnable {
+        private final InputStream in;
+        private final int limit;
+        private final ByteArrayOutputStream kept = new ByteArrayOutputStream(512);
+
+        Drain(InputStream in, int limit) {
+            this.in = in;
+            this.limit = limit;
         }
-        return kept.toByteArray();
+
+        @Override
+        public void run() {
+            byte[] buf = new byte[8192];
+            try (InputStream s = in) {
+                int n;
+                while ((n = s.read(buf)) != -1) {
+                    synchronized (kept) {
+                        int room = limit - kept.size();
+                        if (room > 0) {
+                            kept.write(buf, 0, Math.min(n, room));
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                // A read error on a pipe: what arrived before it is what was printed.
+            } finally {
+                Arrays.fill(buf, (byte) 0);
+            }
+        }
+
+        /** What has been read so far (all of it once the stream ended). */
+        byte[] taken() {
+            synchronized (kept) {
+                return kept.toByteArray();
+            }
+        }
     }
 
-    /** The drained bytes, or null if the deadline passed first. */
-    private static byte[] await(Future<byte[]> f, long deadline) throws SQLException {
+    /** Waits until the reader reached end of file, or {@code deadline}. */
+    private static void awaitEnd(Future<?> f, long deadline) {
         try {
-            return f.get(remaining(deadline), TimeUnit.NANOSECONDS);
-        } catch (TimeoutException e) {
-            return null;
+            f.get(remaining(deadline), TimeUnit.NANOSECONDS);
+        } catch (TimeoutException | java.util.concurrent.ExecutionException e) {
+            // Still open (held by a process left behind), or failed: take what was read.
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return null;
-        } catch (java.util.concurrent.ExecutionException e) {
-            return new byte[0]; // a read error on a pipe: treat as nothing printed
         }
     }
 
