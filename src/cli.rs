@@ -22,6 +22,13 @@ Exit codes:
   6  sign-in: not signed in with --no-browser, session ended, sign-in refused or timed out
      (run `redshift-idc-token login`)";
 
+/// `--timeout`'s default and range (seconds); `fastpath.rs` parses the same option.
+pub const DEFAULT_TIMEOUT: u64 = 30;
+pub const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
+/// `--min-validity`'s default and range (seconds).
+pub const DEFAULT_MIN_VALIDITY: u64 = 300;
+pub const MIN_VALIDITY_RANGE: std::ops::RangeInclusive<u64> = 0..=86_400;
+
 /// Fetch an IAM Identity Center auth token for Amazon Redshift and print it for drivers.
 ///
 /// Calls GetIdentityCenterAuthToken (Redshift or Redshift Serverless) with the AWS credentials
@@ -89,13 +96,13 @@ pub struct TokenArgs {
     pub endpoint_url: Option<String>,
 
     /// Upper bound, in seconds, for the whole run: credentials, retries, lock waits.
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_RANGE))]
     pub timeout: u64,
 
     /// Serve a cached token only while at least this many seconds of it remain.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300,
-          value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MIN_VALIDITY,
+          value_parser = clap::value_parser!(u64).range(MIN_VALIDITY_RANGE))]
     pub min_validity: u64,
 
     /// Neither read nor write the cache.
@@ -175,8 +182,8 @@ pub struct SessionArgs {
     pub region: Option<String>,
 
     /// Upper bound, in seconds, of each network step (the sign-in itself has --signin-timeout).
-    #[arg(long, value_name = "SECONDS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_TIMEOUT,
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_RANGE))]
     pub timeout: u64,
 
     #[command(flatten)]
@@ -329,8 +336,8 @@ impl Cli {
 pub(crate) fn test_token_args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
     let mut a = TokenArgs {
         clusters: vec!["c1".parse().expect("valid id")],
-        timeout: 30,
-        min_validity: 300,
+        timeout: DEFAULT_TIMEOUT,
+        min_validity: DEFAULT_MIN_VALIDITY,
         ..TokenArgs::default()
     };
     f(&mut a);

@@ -16,20 +16,19 @@ use std::path::PathBuf;
 
 use clap::ValueEnum;
 
-use crate::cli::{Cli, GlobalArgs, TokenArgs};
+use crate::cli::{
+    Cli, DEFAULT_MIN_VALIDITY, DEFAULT_TIMEOUT, GlobalArgs, MIN_VALIDITY_RANGE, TIMEOUT_RANGE,
+    TokenArgs,
+};
 use crate::output::Format;
-
-/// Same bounds as the clap definitions of `--timeout` and `--min-validity` in `cli.rs`.
-const TIMEOUT_RANGE: std::ops::RangeInclusive<u64> = 1..=3600;
-const MIN_VALIDITY_RANGE: std::ops::RangeInclusive<u64> = 0..=86_400;
 
 /// The parsed command line when it is a plain token invocation clap would accept, else `None`.
 /// `cache_dir_env` is the value of `REDSHIFT_IDC_TOKEN_CACHE_DIR`, which clap also reads.
 pub fn parse(args: &[OsString], cache_dir_env: Option<OsString>) -> Option<Cli> {
     let mut token = TokenArgs {
-        // clap's `default_value_t`s in cli.rs (the differential tests check they agree).
-        timeout: 30,
-        min_validity: 300,
+        // clap's `default_value_t`s (the same constants; the differential tests check it).
+        timeout: DEFAULT_TIMEOUT,
+        min_validity: DEFAULT_MIN_VALIDITY,
         ..TokenArgs::default()
     };
     let mut format = None;
