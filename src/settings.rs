@@ -81,15 +81,7 @@ impl TokenRequest {
             Targets::clusters(args.clusters.clone())?
         };
 
-        let profile = sourced(args.profile.clone(), "--profile").or_else(|| {
-            sourced(
-                env.get(env::AWS_PROFILE).map(str::to_owned),
-                env::AWS_PROFILE,
-            )
-        });
-        if let Some(p) = &profile {
-            check_profile_name(p)?;
-        }
+        let profile = chosen_profile(args.profile.as_deref(), env)?;
         let profile_name = profile.as_ref().map_or("default", |p| p.value.as_str());
 
         // The shared files are read once, here, for the whole run (see `shared_config`).
@@ -187,8 +179,26 @@ pub fn offline_region(
     Ok(region)
 }
 
+/// The profile chosen by `--profile`, else `AWS_PROFILE` (`None`: the SDK's `default`), with
+/// the same check whichever gave it. Every command that takes a profile resolves it here.
+pub(crate) fn chosen_profile(
+    flag: Option<&str>,
+    env: &Env,
+) -> Result<Option<Sourced<String>>, Error> {
+    let profile = sourced(flag.map(str::to_owned), "--profile").or_else(|| {
+        sourced(
+            env.get(env::AWS_PROFILE).map(str::to_owned),
+            env::AWS_PROFILE,
+        )
+    });
+    if let Some(p) = &profile {
+        check_profile_name(p)?;
+    }
+    Ok(profile)
+}
+
 /// A profile name from `--profile` or `AWS_PROFILE`: one the shared files can hold.
-pub(crate) fn check_profile_name(p: &Sourced<String>) -> Result<(), Error> {
+fn check_profile_name(p: &Sourced<String>) -> Result<(), Error> {
     if p.value.is_empty() || p.value.chars().any(|c| c.is_control() || c == ']') {
         return Err(Error::Usage(format!(
             "invalid profile name '{}' (from {}): must be non-empty, without ']' or control characters",

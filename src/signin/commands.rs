@@ -11,7 +11,7 @@ use super::session::{self, Session};
 use super::{Signin, SigninConfig};
 use crate::cache::{Cache, Fingerprint, Mode};
 use crate::cli::{GlobalArgs, LoginArgs, LogoutArgs, SessionArgs};
-use crate::env::{self, Env};
+use crate::env::Env;
 use crate::error::Error;
 use crate::output::emit;
 use crate::token::rfc3339;
@@ -25,21 +25,9 @@ struct Resolved {
 }
 
 fn resolve(args: &SessionArgs, env: &Env) -> Result<Resolved, Error> {
-    use crate::settings::{Sourced, check_profile_name, offline_region};
-    let chosen = match &args.profile {
-        Some(p) => Some(Sourced {
-            value: p.clone(),
-            from: "--profile",
-        }),
-        None => env.get(env::AWS_PROFILE).map(|p| Sourced {
-            value: p.to_owned(),
-            from: env::AWS_PROFILE,
-        }),
-    };
-    if let Some(p) = &chosen {
-        check_profile_name(p)?;
-    }
-    let profile = chosen.map_or_else(|| "default".to_owned(), |p| p.value);
+    use crate::settings::{chosen_profile, offline_region};
+    let profile = chosen_profile(args.profile.as_deref(), env)?
+        .map_or_else(|| "default".to_owned(), |p| p.value);
     let timeout = Duration::from_secs(args.timeout);
     // The shared files are read once for the run, as for a token (see `shared_config`).
     let files = crate::shared_config::SharedConfig::load(env, timeout)?;
@@ -142,12 +130,8 @@ pub fn logout(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, E
     let deadline = Instant::now() + Duration::from_secs(30);
     let (ids, fingerprint) = if args.all {
         // Tokens are keyed on the credential chain of a profile: the one chosen, if any.
-        let profile = args
-            .session
-            .profile
-            .clone()
-            .or_else(|| env.get(env::AWS_PROFILE).map(str::to_owned))
-            .unwrap_or_else(|| "default".to_owned());
+        let profile = crate::settings::chosen_profile(args.session.profile.as_deref(), env)?
+            .map_or_else(|| "default".to_owned(), |p| p.value);
         let files = crate::shared_config::SharedConfig::load(env, Duration::from_secs(30))?;
         let chain = Fingerprint::of(env, &files, &profile, deadline);
         (store.ids().map_err(io_err)?, chain)
