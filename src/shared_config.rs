@@ -13,7 +13,7 @@
 
 use std::borrow::Cow;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::profile::ProfileSet;
@@ -75,7 +75,14 @@ pub struct SharedConfig {
     pub config: FileSnapshot,
     pub credentials: FileSnapshot,
     parsed: Arc<ProfileSet>,
+    /// Identity fingerprints already computed from these files this run, by profile (see
+    /// `cache::Fingerprint::of`): a signed-in hit needs the same one for the session and for
+    /// the token, and a miss twice more; the inputs do not change within a run.
+    fingerprints: Arc<Mutex<Vec<(String, Digest)>>>,
 }
+
+/// A SHA-256 digest.
+type Digest = [u8; 32];
 
 /// The files hold secrets (keys in the credentials file): never print their contents.
 impl std::fmt::Debug for SharedConfig {
@@ -135,7 +142,26 @@ impl SharedConfig {
             config,
             credentials,
             parsed: Arc::new(parsed),
+            fingerprints: Arc::default(),
         })
+    }
+
+    /// The fingerprint of `profile`'s credential chain, computed at most once per run.
+    pub(crate) fn fingerprint(
+        &self,
+        profile: &str,
+        compute: impl FnOnce() -> [u8; 32],
+    ) -> [u8; 32] {
+        let known =
+            |memo: &[(String, [u8; 32])]| memo.iter().find(|(p, _)| p == profile).map(|(_, f)| *f);
+        if let Some(f) = self.fingerprints.lock().ok().and_then(|m| known(&m)) {
+            return f;
+        }
+        let f = compute();
+        if let Ok(mut memo) = self.fingerprints.lock() {
+            memo.push((profile.to_owned(), f));
+        }
+        f
     }
 
     /// Parses given texts (for tests).
@@ -149,6 +175,7 @@ impl SharedConfig {
             config: snapshot(config),
             credentials: snapshot(credentials),
             parsed: Arc::new(parse(config, credentials)?),
+            fingerprints: Arc::default(),
         })
     }
 

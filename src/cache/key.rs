@@ -142,7 +142,14 @@ impl Fingerprint {
     ///   records when the credentials it was fetched with expire and is never served past
     ///   that (see `Entry::trusted_until`); after switching identity behind the same command,
     ///   `cache clear` is the documented step (README, "The cache").
+    ///
+    /// Computed once per run and profile (`SharedConfig::fingerprint`): one run has one
+    /// environment and one reading of the files.
     pub fn of(env: &Env, files: &SharedConfig, profile: &str, deadline: Instant) -> Self {
+        Fingerprint(files.fingerprint(profile, || Self::compute(env, files, profile, deadline)))
+    }
+
+    fn compute(env: &Env, files: &SharedConfig, profile: &str, deadline: Instant) -> [u8; 32] {
         let mut h = Sha256::new();
         for (k, v) in env.aws_vars() {
             field(&mut h, k.as_bytes());
@@ -169,7 +176,7 @@ impl Fingerprint {
                 .flatten();
             optional(&mut h, bytes.as_deref().map(|b| b.as_slice()));
         }
-        Fingerprint(h.finalize().into())
+        h.finalize().into()
     }
 }
 
