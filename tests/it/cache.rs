@@ -586,7 +586,7 @@ fn group_writable_entry_dir_is_refused() {
 #[test]
 fn foreign_owned_cache_root_is_refused() {
     if euid() != 0 {
-        eprintln!("note: foreign_owned_cache_root_is_refused needs root to chown; skipped");
+        skipped("foreign_owned_cache_root_is_refused needs root to chown");
         return;
     }
     let standin = StandIn::start();

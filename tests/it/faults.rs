@@ -1200,7 +1200,7 @@ public class Read { public static void main(String[] a) throws Exception {
     let java = match java {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("note: java not available ({e}); jdbc read-back skipped");
+            skipped(format!("java not available ({e}): the jdbc read-back"));
             return;
         }
     };

@@ -69,7 +69,7 @@ fn a_name_that_does_not_resolve_is_said_in_words() {
         .output()
         .unwrap();
     if out.status.code() == Some(1) && stderr(&out).contains("unshare") {
-        eprintln!("note: skipped: no network namespace: {}", stderr(&out));
+        skipped(format!("no network namespace: {}", stderr(&out)));
         return;
     }
     let line = assert_failure(&out, 5, &["redshift.standin.test", "DNS"]);

@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::common::{ACCESS_KEY, BIN, Sandbox, parse_issued};
+use crate::common::{ACCESS_KEY, BIN, Sandbox, parse_issued, skipped};
 
 /// The name the private `/etc/hosts` gives to 127.0.0.1, and one it does not know.
 const KNOWN: &str = "redshift.stand-in.test";
@@ -117,7 +117,7 @@ fn check(bin: &Path) {
 fn names_resolve_from_etc_hosts_in_a_loopback_only_namespace() {
     if !namespaces_available() {
         // CI runs as root; a developer without user namespaces is told, not misled.
-        eprintln!("note: skipped: cannot create network and mount namespaces here");
+        skipped("cannot create network and mount namespaces here");
         return;
     }
     check(Path::new(BIN));

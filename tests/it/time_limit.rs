@@ -21,7 +21,7 @@ fn in_loopback_namespace(sb: &Sandbox, script: &str) -> Option<std::path::PathBu
     match probe {
         Ok(o) if o.status.success() => {}
         other => {
-            eprintln!("note: skipped: no private network namespace here: {other:?}");
+            skipped(format!("no private network namespace here: {other:?}"));
             return None;
         }
     }
