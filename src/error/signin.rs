@@ -12,15 +12,12 @@ use crate::error::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigninError {
-    #[error("{0}")]
-    Config(String),
-
     #[error(
         "the JWT command `{command}` failed: {detail} (fix the command in redshift_idc_jwt_command / --jwt-command)"
     )]
     JwtCommand { command: String, detail: String },
 
-    #[error("cannot read the JWT file {path}: {source} (check redshift_idc_jwt_file / --jwt-file)")]
+    #[error("cannot read the JWT file {path} (check redshift_idc_jwt_file / --jwt-file)")]
     JwtFile {
         path: PathBuf,
         #[source]
@@ -151,7 +148,7 @@ pub enum SigninError {
     NotSignedIn { profile: String },
 
     #[error(
-        "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {source} (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
+        "cannot listen on 127.0.0.1:{port} for the sign-in redirect (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
     )]
     Listen {
         port: u16,
@@ -164,8 +161,7 @@ impl SigninError {
     pub fn exit_code(&self) -> ExitCode {
         use SigninError::*;
         match self {
-            Config(_)
-            | JwtCommand { .. }
+            JwtCommand { .. }
             | JwtFile { .. }
             | JwtMissing { .. }
             | BadJwt { .. }
