@@ -24,6 +24,8 @@
 //! connection. Included by path, next to `aws_standin.rs`, from the integration tests and the
 //! `aws-standin` example; it never uses the main crate.
 
+#[path = "cli_sso_cache.rs"]
+pub mod cli_sso_cache;
 #[path = "idc_jwt.rs"]
 pub mod jwt;
 #[path = "idc_oidc.rs"]
