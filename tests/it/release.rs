@@ -73,6 +73,9 @@ fn the_bundle_has_every_piece_and_the_checksums_verify() {
         "README.md",
         "LICENSE",
         "CHANGELOG.md",
+        "docs/performance.md",
+        "docs/reliability.md",
+        "docs/internals.md",
     ] {
         let path = format!("{top}/{want}");
         assert!(listing.lines().any(|l| l == path), "{path} in {listing}");
@@ -141,4 +144,42 @@ fn the_shipped_executable_is_static_and_works() {
         std::fs::read(top.join("LICENSE")).unwrap(),
         std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("LICENSE")).unwrap()
     );
+}
+
+/// The README in the tarball links to files shipped beside it: every relative link target of
+/// the shipped README (`[text](path)` or `[text](path#anchor)`) is a file in the tarball.
+#[test]
+fn every_file_the_shipped_readme_links_to_is_in_the_tarball() {
+    let Some(dir) = bundle() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let tarball = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu.tar.gz");
+    run(Command::new("tar")
+        .arg("-xzf")
+        .arg(dir.join(&tarball))
+        .arg("-C")
+        .arg(tmp.path()));
+    let top = tmp.path().join(format!(
+        "redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu"
+    ));
+    let readme = std::fs::read_to_string(top.join("README.md")).unwrap();
+    let mut links = Vec::new();
+    for (at, _) in readme.match_indices("](") {
+        let rest = &readme[at + 2..];
+        let target = &rest[..rest.find(')').expect("a closing parenthesis")];
+        let path = target.split('#').next().unwrap();
+        if path.is_empty() || path.contains("://") {
+            continue;
+        }
+        links.push(path.to_owned());
+    }
+    assert!(
+        links.iter().any(|l| l.starts_with("docs/")),
+        "the README links to docs/: {links:?}"
+    );
+    for link in links {
+        assert!(
+            top.join(&link).is_file(),
+            "{link}: linked from README.md, not in {tarball}"
+        );
+    }
 }
