@@ -34,20 +34,29 @@ pub fn main() -> u8 {
 fn clap_error(e: clap::Error) -> u8 {
     use clap::error::ErrorKind;
     match e.kind() {
+        // Help and version are the document on stdout: if it cannot be written, say so
+        // (exit 1, as for a token), never exit 0 with nothing written.
         ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
-            let _ = e.print();
-            0
+            match crate::output::emit(e.render().to_string().as_bytes()) {
+                Ok(()) => 0,
+                Err(err) => {
+                    report(&err);
+                    err.exit_code() as u8
+                }
+            }
         }
         ErrorKind::InvalidUtf8 => {
             let bad = std::env::args_os().find(|a| a.to_str().is_none());
             let shown = bad.map_or_else(String::new, |a| {
                 format!(" '{}'", crate::target::printable(&a.to_string_lossy()))
             });
-            eprintln!("error: argument{shown} is not valid UTF-8: arguments must be UTF-8 text");
+            say(format_args!(
+                "error: argument{shown} is not valid UTF-8: arguments must be UTF-8 text"
+            ));
             ExitCode::Usage as u8
         }
         _ => {
-            eprintln!("{}", clap_error_line(e));
+            say(format_args!("{}", clap_error_line(e)));
             ExitCode::Usage as u8
         }
     }
@@ -85,5 +94,12 @@ fn clap_error_line(mut e: clap::Error) -> String {
 }
 
 fn report(e: &Error) {
-    eprintln!("error: {}", e.line());
+    say(format_args!("error: {}", e.line()));
+}
+
+/// One line on stderr. A stderr that cannot be written (closed, `/dev/full`) must not change
+/// the documented exit status: `eprintln!` would panic, and the status would become 101.
+fn say(line: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{line}");
 }

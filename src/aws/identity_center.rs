@@ -104,6 +104,9 @@ pub struct AwsIdentityCenter {
     /// The shared files as read once for the run: handed to aws-config as contents, so it
     /// never opens them again (a pipe is read once; a FIFO cannot block it).
     pub files: SharedConfig,
+    /// The scopes asked for (the same as at `/authorize`), sent with every grant so that a
+    /// token never carries fewer than the sign-in needs.
+    pub scopes: Vec<String>,
     rt: Mutex<Option<tokio::runtime::Runtime>>,
     config: Mutex<Option<SdkConfig>>,
 }
@@ -124,6 +127,7 @@ impl AwsIdentityCenter {
             bootstrap_profile,
             timeout,
             files,
+            scopes: Vec::new(),
             rt: Mutex::new(None),
             config: Mutex::new(None),
         }
@@ -229,7 +233,8 @@ impl IdentityCenter for AwsIdentityCenter {
                 let mut req = client
                     .create_token_with_iam()
                     .client_id(&self.application_arn)
-                    .grant_type(grant.name());
+                    .grant_type(grant.name())
+                    .set_scope((!self.scopes.is_empty()).then(|| self.scopes.clone()));
                 req = match grant {
                     Grant::JwtBearer { assertion } => req.assertion(assertion.expose()),
                     Grant::AuthorizationCode {
@@ -262,8 +267,8 @@ impl IdentityCenter for AwsIdentityCenter {
                     .map(str::to_owned)
                     .or_else(|| jwt::claim(id_token, "sts:identity_context"))
                     .filter(|c| !c.is_empty())
-                    .ok_or_else(|| {
-                        bad("the reply has no identity context (sts:identity_context)")
+                    .ok_or_else(|| SigninError::NoIdentityContext {
+                        scopes: self.scopes.join(" "),
                     })?;
                 Ok(IdcTokens {
                     user: one_line(&user),

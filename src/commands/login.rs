@@ -1,6 +1,8 @@
 //! `login`: signs the person in now (or reuses a fresh session) and says who on stderr;
 //! stdout stays empty, so a script can run it before anything else.
 
+use std::io::Write as _;
+
 use crate::cli::{GlobalArgs, LoginArgs};
 use crate::env::Env;
 use crate::error::Error;
@@ -23,7 +25,9 @@ pub fn run(args: &LoginArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error
         Origin::Refreshed => "signed in (session renewed)",
         Origin::SignedIn => "signed in",
     };
-    eprintln!(
+    // The person's answer goes to stderr; if that cannot be written the login still happened.
+    let _ = writeln!(
+        std::io::stderr(),
         "{how} as {} (role credentials until {}{})",
         s.user,
         rfc3339(s.credentials.expiration),

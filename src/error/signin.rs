@@ -148,6 +148,11 @@ pub enum SigninError {
     NotSignedIn { profile: String },
 
     #[error(
+        "IAM Identity Center issued no identity context (sts:identity_context) for the scopes '{scopes}': the sign-in must ask for the sts:identity_context scope (redshift_idc_scopes; the default is 'openid aws sts:identity_context') and the customer managed application must allow it (its access scopes, sso-admin PutApplicationAccessScope)"
+    )]
+    NoIdentityContext { scopes: String },
+
+    #[error(
         "cannot listen on 127.0.0.1:{port} for the sign-in redirect (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
     )]
     Listen {
@@ -166,11 +171,13 @@ impl SigninError {
             | JwtMissing { .. }
             | BadJwt { .. }
             | Listen { .. } => ExitCode::Usage,
-            UntrustedIssuer { .. }
-            | CreateTokenDenied { .. }
-            | UnknownApplication { .. }
+            // The application itself does not allow this sign-in: signing in again cannot help.
+            UnknownApplication { .. }
             | GrantNotAllowed { .. }
             | BadScope { .. }
+            | NoIdentityContext { .. } => ExitCode::Setup,
+            UntrustedIssuer { .. }
+            | CreateTokenDenied { .. }
             | WrongRegion { .. }
             | Rejected { .. }
             | AssumeRoleDenied { .. }

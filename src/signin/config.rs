@@ -24,8 +24,17 @@ pub const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(3600);
 pub const DEFAULT_SIGNIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The drivers' BrowserIdcAuthPlugin default, so one registered redirect URI serves both.
 pub const DEFAULT_LISTEN_PORT: u16 = 7890;
-/// Scopes asked for at /authorize when none are configured.
-pub const DEFAULT_SCOPES: &str = "openid";
+/// Scopes asked for at /authorize (and sent to `CreateTokenWithIAM`) when none are configured.
+///
+/// The identity context is issued with the `sts:identity_context` scope, and an authorization
+/// code carries only the scopes asked for at `/authorize`; `openid` and `aws` are the other
+/// two scopes Identity Center grants by default ("If the value is not specified, IAM Identity
+/// Center authorizes all scopes configured for the application, including the following
+/// default scopes: openid, aws, sts:identity_context":
+/// <https://docs.aws.amazon.com/singlesignon/latest/OIDCAPIReference/API_CreateTokenWithIAM.html>;
+/// the identity context as `sts:identity_context` in the ID token:
+/// <https://docs.aws.amazon.com/singlesignon/latest/userguide/trustedidentitypropagation-identity-enhanced-iam-role-sessions.html>).
+pub const DEFAULT_SCOPES: &str = "openid aws sts:identity_context";
 
 /// Validated sign-in settings for one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,7 +382,7 @@ mod tests {
         assert_eq!(c.session_duration, Duration::from_secs(1800));
         assert_eq!(c.browser.as_deref(), Some("none"));
         assert_eq!(c.listen_port, DEFAULT_LISTEN_PORT);
-        assert_eq!(c.scopes, vec!["openid".to_owned()]);
+        assert_eq!(c.scopes, ["openid", "aws", "sts:identity_context"]);
         assert_eq!(c.bootstrap_profile(), "dev");
 
         let env = Env::from_pairs([

@@ -123,7 +123,7 @@ impl Signin<'_> {
                 None
             }
         });
-        let idc = AwsIdentityCenter::new(
+        let mut idc = AwsIdentityCenter::new(
             cfg.application_arn.clone(),
             cfg.role_arn.clone(),
             idc_region.clone(),
@@ -131,6 +131,7 @@ impl Signin<'_> {
             self.call_timeout,
             self.files.clone(),
         );
+        idc.scopes = cfg.scopes.clone();
         let opener = browser::BrowserCommand {
             hook: cfg.browser.clone(),
         };
