@@ -630,7 +630,11 @@ fn odbc_ini_update_changes_only_the_named_dsn_and_follows_a_symlink() {
         "the symlink is still a symlink"
     );
     assert_eq!(std::fs::read_to_string(&real).unwrap(), USER_ODBC_INI_AFTER);
-    assert_eq!(mode(&real) & 0o777, 0o600, "a file holding a token is private");
+    assert_eq!(
+        mode(&real) & 0o777,
+        0o600,
+        "a file holding a token is private"
+    );
     assert_no_temporary_files(&dotfiles, ".redshift-idc-odbc");
 
     let sysini = sb.home().join("odbcsys");
@@ -641,7 +645,11 @@ fn odbc_ini_update_changes_only_the_named_dsn_and_follows_a_symlink() {
     );
     let other = parse_ini(&odbcinst(&link, &sysini, &["-q", "-s", "-n", "Other"]));
     assert_eq!(other[0].1["Description"], "keep me");
-    let dsn = parse_ini(&odbcinst(&link, &sysini, &["-q", "-s", "-n", "Redshift-IdC"]));
+    let dsn = parse_ini(&odbcinst(
+        &link,
+        &sysini,
+        &["-q", "-s", "-n", "Redshift-IdC"],
+    ));
     let keys: BTreeMap<String, String> = dsn[0]
         .1
         .iter()
