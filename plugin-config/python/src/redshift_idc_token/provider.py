@@ -20,9 +20,9 @@ What redshift_connector 2.2.0 needs from a provider, and why this class looks as
   names and only ``ssl is False``, so this provider checks what the driver will actually do
   (``Connection.__init__``): TLS only when ``ssl is True`` (the bool; a URL's ``"true"`` is
   clear text), and a verified certificate only with ``sslmode`` ``verify-ca`` or
-  ``verify-full``. Anything else is refused. An sslmode it does not support, or none, becomes a
-  "defaulted" verify-full that only warns when the certificate names another host; the
-  provider makes that one strict, as an explicit ``sslmode=verify-full`` is.
+  ``verify-full``. Anything else is refused. The mode the driver picks itself (for no sslmode,
+  or one it does not support) does not check the host name, so the provider makes it
+  verify-full (`require_host_name_check`).
 * With ``REDSHIFT_CONNECTOR_PLUGIN_ALLOWLIST`` set, the driver loads only the names listed
   there: list ``redshift_idc_token.IdpTokenAuthPlugin``.
 
@@ -107,11 +107,7 @@ class IdpTokenAuthPlugin(CommonCredentialsProvider):
             raise InterfaceError(
                 f"Authentication must use an SSL connection: refusing to send an IAM Identity "
                 f"Center token with {unverified}")
-        if info.sslmode == "verify-full" and not getattr(info, "sslmode_explicit", True):
-            # The driver chose verify-full itself (no sslmode, or one it does not support) and
-            # then only warns when the certificate names another host: any certificate from any
-            # trusted CA would get the token. Make it check the name, as an explicit one does.
-            info.sslmode_explicit = True
+        require_host_name_check(info)
         if info.iam:
             raise InterfaceError(f"{PROVIDER_NAME} cannot be used with iam=True; remove it")
         given = [name for name in ("token", "access_key_id", "secret_access_key", "session_token")
@@ -160,6 +156,23 @@ def unverified_tls_setting(info: RedshiftProperty) -> Optional[str]:
                 "only with sslmode 'verify-full' or 'verify-ca' (exactly so spelled), and sends in "
                 "clear text with any other value; use sslmode=verify-full")
     return None
+
+
+def require_host_name_check(info: RedshiftProperty) -> None:
+    """Makes the driver check that the server's certificate names the host, unless the caller
+    explicitly chose ``sslmode='verify-ca'``.
+
+    Without that check any certificate from any trusted CA (the system's, the driver's Redshift
+    bundle) would get the token. The driver does not check it for the mode it chooses itself:
+    2.2 chooses a "defaulted" verify-full that only warns on a mismatch (for no sslmode, or one
+    it does not support) and marks it ``sslmode_explicit=False``; 2.1 chooses verify-ca, and
+    cannot tell it from a caller's, so there verify-ca always becomes verify-full.
+    """
+    explicit = getattr(info, "sslmode_explicit", None)  # None: a driver before 2.2
+    if info.sslmode == "verify-full" and explicit is False:
+        info.sslmode_explicit = True
+    elif info.sslmode == "verify-ca" and explicit is None:
+        info.put("sslmode", "verify-full")
 
 
 def target_arguments(info: RedshiftProperty) -> dict[str, Any]:
