@@ -549,6 +549,8 @@ pub(crate) fn create_token_with_iam(ctx: &mut Ctx<'_>) -> Checked {
             let redirect = required!(&b, "redirectUri");
             Checked::Valid(Box::new(move |ctx: &mut Ctx<'_>| {
                 let mut state = super::lock(&ctx.shared.state);
+                // The PKCE verifier is a secret of the run too: it must never be shown.
+                state.secrets.push(verifier.clone());
                 match redeem_code(&mut state, &client_id, &code, Some(&redirect), &verifier) {
                     Err(answer) => answer,
                     Ok(grant) => {
