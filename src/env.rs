@@ -50,6 +50,8 @@ pub const SIGNIN_TIMEOUT: &str = "REDSHIFT_IDC_TOKEN_SIGNIN_TIMEOUT";
 /// The browser hook: a command line the sign-in URL is appended to, or `none`.
 pub const SIGNIN_BROWSER: &str = "REDSHIFT_IDC_TOKEN_BROWSER";
 pub const SIGNIN_NO_BROWSER: &str = "REDSHIFT_IDC_TOKEN_NO_BROWSER";
+/// Where refresh tokens go: `auto`, `keyring` or `file` (`redshift_idc_secret_store`).
+pub const SECRET_STORE: &str = "REDSHIFT_IDC_TOKEN_SECRET_STORE";
 pub const AWS_ENDPOINT_URL_SSO_OIDC: &str = "AWS_ENDPOINT_URL_SSO_OIDC";
 /// A `tracing` filter for diagnostics beyond `-v`/`-vv` (e.g. `aws_config=debug`).
 pub const LOG: &str = "REDSHIFT_IDC_TOKEN_LOG";

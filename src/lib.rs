@@ -17,6 +17,7 @@ pub mod error;
 pub mod jwt_claims;
 pub mod logging;
 pub mod output;
+pub mod secret_store;
 pub mod serve;
 pub mod settings;
 pub mod signin;

@@ -54,6 +54,7 @@ pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
             .ok()
             .and_then(|b| session::decode(&b, None, now).ok())
             .map(|s| fingerprint.with_signed_in(&s.identity()).digest());
+        forget_kept_secrets(&store, &id, now, deadline);
         if store.remove(&guard, &id).map_err(io_err)? {
             sessions += 1;
         }
@@ -74,4 +75,17 @@ pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
         .as_bytes(),
     )?;
     Ok(0)
+}
+
+/// Removes what the session `id` keeps outside its entry (its refresh token in the OS keyring),
+/// under the lock held by the caller. An entry that keeps everything inline touches no keyring.
+fn forget_kept_secrets(store: &crate::cache::Store, id: &str, now: SystemTime, deadline: Instant) {
+    if let Some(s) = store
+        .read(id)
+        .ok()
+        .and_then(|b| session::decode(&b, None, now).ok())
+        && session::forget_refresh_token(&s, deadline)
+    {
+        tracing::info!(session = %id, "removed the refresh token from the OS keyring");
+    }
 }

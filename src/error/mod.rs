@@ -46,6 +46,10 @@ pub enum Error {
     #[error("{0}")]
     Cache(crate::cache::Unavailable),
 
+    /// The secret store chosen cannot keep a secret (`keyring` never falls back to the file).
+    #[error(transparent)]
+    SecretStore(#[from] crate::secret_store::Unavailable),
+
     #[error(transparent)]
     InvalidTarget(#[from] InvalidTarget),
 
@@ -218,6 +222,7 @@ impl Error {
             | MissingSetting { .. }
             | Unparsable { .. }
             | Cache(_)
+            | SecretStore(_)
             | InvalidTarget(_)
             | Targets(_)
             | InvalidHost(_)

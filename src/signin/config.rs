@@ -57,6 +57,9 @@ pub struct SigninConfig {
     pub browser: Option<String>,
     pub signin_timeout: Duration,
     pub no_browser: bool,
+    /// Where the refresh token goes (`redshift_idc_secret_store`); not part of the session
+    /// key: the session is the same wherever its refresh token is kept.
+    pub secret_store: crate::secret_store::Choice,
 }
 
 impl SigninConfig {
@@ -273,6 +276,7 @@ impl SigninConfig {
         .map_or(DEFAULT_SIGNIN_TIMEOUT, Duration::from_secs);
         let browser = pick(&None, "", env::SIGNIN_BROWSER, "redshift_idc_browser").map(|(b, _)| b);
         let no_browser = args.no_browser || env.is_true(env::SIGNIN_NO_BROWSER);
+        let secret_store = secret_store(pick(&None, "", env::SECRET_STORE, SECRET_STORE_KEY))?;
 
         Ok(Some(SigninConfig {
             profile: profile.to_owned(),
@@ -290,7 +294,20 @@ impl SigninConfig {
             browser,
             signin_timeout,
             no_browser,
+            secret_store,
         }))
+    }
+}
+
+const SECRET_STORE_KEY: &str = crate::secret_store::SETTING;
+
+/// `auto` (the default), `keyring` or `file`.
+fn secret_store(v: Option<(String, String)>) -> Result<crate::secret_store::Choice, Error> {
+    use crate::secret_store::Choice;
+    match v {
+        None => Ok(Choice::default()),
+        Some((s, from)) => Choice::parse(&s)
+            .ok_or_else(|| Error::invalid(SECRET_STORE_KEY, &s, Some(&from), Choice::RULE)),
     }
 }
 

@@ -17,7 +17,8 @@ use super::SigninError;
 use super::config::{SigninConfig, SigninKind};
 use super::pkce::Pkce;
 use super::service::{Authorize, AuthorizeRequest};
-use super::session::{Session, SessionKey, cached, session_name, store_session};
+use super::session::{Session, SessionKey, cached, session_name};
+use super::session::{keep_session, reveal_refresh_token};
 use crate::aws::config::shared_config::SharedConfig;
 use crate::aws::identity_center::{Grant, IdcTokens, IdentityCenter};
 use crate::cache::{Mode, Store};
@@ -121,12 +122,12 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
     let mut had_session = false;
     if want == Want::Fresh
         && let Ok(old) = &previous
-        && let Some(rt) = &old.refresh_token
+        && let Some(rt) = &reveal_refresh_token(old, Instant::now() + cfg.signin_timeout)
     {
         had_session = true;
         match refresh(plan, deps, &key, old, rt) {
             Ok(s) => {
-                store_session(deps.store, guard.as_ref(), &key, &s);
+                let s = keep_session(deps.store, guard.as_ref(), &key, s, cfg, Some(old), true)?;
                 return Ok((s, Origin::Refreshed));
             }
             Err(Error::Signin(SigninError::RefreshExpired)) => {
@@ -142,7 +143,15 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
 
     let tokens = sign_in(plan, deps, had_session)?;
     let s = assume(plan, deps, &key, tokens)?;
-    store_session(deps.store, guard.as_ref(), &key, &s);
+    let s = keep_session(
+        deps.store,
+        guard.as_ref(),
+        &key,
+        s,
+        cfg,
+        previous.as_ref().ok(),
+        false,
+    )?;
     info!(user = %s.user, "signed in");
     Ok((s, Origin::SignedIn))
 }
@@ -240,7 +249,7 @@ fn assume(
         meta: key.meta.clone(),
         user: tokens.user,
         signed_in: (deps.clock)(),
-        refresh_token: tokens.refresh_token,
+        refresh_token: tokens.refresh_token.map(crate::secret_store::Kept::Inline),
         credentials,
     })
 }
@@ -376,6 +385,7 @@ mod tests {
             browser: None,
             signin_timeout: Duration::from_secs(5),
             no_browser: false,
+            secret_store: crate::secret_store::Choice::File,
         }
     }
 
@@ -456,8 +466,10 @@ mod tests {
         assert_eq!(o, Origin::Refreshed);
         assert_eq!(counts(&w), [1, 0, 1, 2, 0]);
         assert_eq!(
-            s.refresh_token.unwrap().expose(),
-            "rt-0",
+            s.refresh_token,
+            Some(crate::secret_store::Kept::Inline(Secret::new(
+                "rt-0".into()
+            ))),
             "the refresh token is kept"
         );
     }

@@ -6,7 +6,7 @@
 //! credentials expire, so a token fetched with them never starts with credentials about to
 //! lapse.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -15,6 +15,8 @@ use zeroize::Zeroizing;
 use super::config::SigninConfig;
 pub use crate::aws::credentials::RoleCredentials;
 use crate::cache::{Fingerprint, LockGuard, Miss, Store, check_schema};
+use crate::error::Error;
+use crate::secret_store::{self, Choice, Fallback, Kept, SecretId};
 use crate::token::{Secret, parse_rfc3339, rfc3339};
 use tracing::{info, warn};
 
@@ -91,7 +93,8 @@ pub struct Session {
     /// The Identity Center user (`sub` of the ID token).
     pub user: String,
     pub signed_in: SystemTime,
-    pub refresh_token: Option<Secret>,
+    /// The refresh token, or where it is kept (the OS keyring): see [`keep_refresh_token`].
+    pub refresh_token: Option<Kept>,
     pub credentials: RoleCredentials,
 }
 
@@ -123,10 +126,8 @@ impl Session {
             meta: self.meta.clone(),
             user: self.user.clone(),
             signed_in: rfc3339(self.signed_in),
-            refresh_token: self
-                .refresh_token
-                .as_ref()
-                .map(|t| Zeroizing::new(t.expose().to_owned())),
+            refresh_token: inline_refresh_token(&self.refresh_token),
+            refresh_token_ref: self.refresh_token.as_ref().and_then(Kept::reference),
             access_key_id: c.access_key_id.clone(),
             secret_access_key: Zeroizing::new(c.secret_access_key.expose().to_owned()),
             session_token: Zeroizing::new(c.session_token.expose().to_owned()),
@@ -148,6 +149,9 @@ struct Stored {
     user: String,
     signed_in: String,
     refresh_token: Option<Zeroizing<String>>,
+    /// Where the refresh token is instead (`keyring:<id>`); absent when it is inline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token_ref: Option<String>,
     access_key_id: String,
     secret_access_key: Zeroizing<String>,
     session_token: Zeroizing<String>,
@@ -181,10 +185,10 @@ pub fn decode(
         meta: s.meta,
         user: s.user,
         signed_in,
-        refresh_token: s
-            .refresh_token
-            .filter(|t| usable(t))
-            .map(|t| Secret::new(t.to_string())),
+        refresh_token: kept_refresh_token(
+            s.refresh_token.filter(|t| usable(t)),
+            s.refresh_token_ref,
+        ),
         credentials: RoleCredentials {
             access_key_id: s.access_key_id,
             secret_access_key: Secret::new(s.secret_access_key.to_string()),
@@ -192,6 +196,117 @@ pub fn decode(
             expiration,
         },
     })
+}
+
+fn inline_refresh_token(kept: &Option<Kept>) -> Option<Zeroizing<String>> {
+    match kept {
+        Some(Kept::Inline(t)) => Some(Zeroizing::new(t.expose().to_owned())),
+        _ => None,
+    }
+}
+
+/// The refresh token as an entry holds it: inline, or a reference this version understands
+/// (any other reference reads as no refresh token: the person signs in again).
+fn kept_refresh_token(
+    inline: Option<Zeroizing<String>>,
+    reference: Option<String>,
+) -> Option<Kept> {
+    match inline {
+        Some(t) => Some(Kept::Inline(Secret::new(t.to_string()))),
+        None => Kept::from_reference(reference.as_deref()?),
+    }
+}
+
+/// The keyring item a session's refresh token goes to.
+fn refresh_token_id(key: &SessionKey) -> Option<SecretId> {
+    SecretId::of("signin", &key.id, "refresh_token")
+}
+
+/// Puts a new or renewed session's refresh token where `choice` says before the session is
+/// cached: the OS keyring (the entry keeps a reference) or the entry itself. `previous` is the
+/// session it replaces (with `renewal`, the one it renews). Under `auto` the fallback notice
+/// comes once: a session whose refresh token fell back to the file renews in the file, and a
+/// later sign-in tries the keyring again quietly. A keyring item no longer needed is removed.
+/// Bounded by `deadline`; `keyring` fails rather than fall back to the file.
+pub fn keep_refresh_token(
+    mut s: Session,
+    key: &SessionKey,
+    choice: Choice,
+    previous: Option<&Session>,
+    renewal: bool,
+    deadline: Instant,
+) -> Result<Session, Error> {
+    let old = previous.and_then(|p| p.refresh_token.as_ref());
+    // Under `auto`, a session whose refresh token fell back to the file was told so already.
+    let told = choice == Choice::Auto && matches!(old, Some(Kept::Inline(_)));
+    let (choice, fallback) = match (told, renewal) {
+        (true, true) => (Choice::File, Fallback::Quiet),
+        (true, false) => (choice, Fallback::Quiet),
+        (false, _) => (choice, Fallback::Notice),
+    };
+    if let Some(Kept::Inline(t)) = &s.refresh_token
+        && let Some(id) = refresh_token_id(key)
+    {
+        s.refresh_token = Some(secret_store::keep(choice, &id, t, deadline, fallback)?);
+    }
+    if let Some(old @ Kept::Keyring(_)) = old
+        && s.refresh_token.as_ref() != Some(old)
+        && let Err(e) = secret_store::forget(old, deadline)
+    {
+        warn!("could not remove the previous refresh token from the OS keyring: {e}");
+    }
+    Ok(s)
+}
+
+/// Caches a new (`renewal`: renewed) session under its lock, its refresh token first put
+/// where `cfg.secret_store` says ([`keep_refresh_token`], bounded by the sign-in timeout).
+/// Without a store or its lock nothing is cached, and nothing is put in the keyring either.
+pub fn keep_session(
+    store: Option<&Store>,
+    guard: Option<&LockGuard>,
+    key: &SessionKey,
+    s: Session,
+    cfg: &SigninConfig,
+    previous: Option<&Session>,
+    renewal: bool,
+) -> Result<Session, Error> {
+    if store.is_none() || guard.is_none() {
+        return Ok(s);
+    }
+    let deadline = Instant::now() + cfg.signin_timeout;
+    let s = keep_refresh_token(s, key, cfg.secret_store, previous, renewal, deadline)?;
+    store_session(store, guard, key, &s);
+    Ok(s)
+}
+
+/// The refresh token of a cached session, read from the keyring if it is kept there (only
+/// when the session is to be renewed: never on a cache hit). `None`, with a warning, when it
+/// cannot be had by `deadline`: the caller signs in again.
+pub fn reveal_refresh_token(s: &Session, deadline: Instant) -> Option<Secret> {
+    let kept = s.refresh_token.as_ref()?;
+    match secret_store::reveal(kept, deadline) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            warn!("cannot read the refresh token, so the session cannot be renewed silently: {e}");
+            None
+        }
+    }
+}
+
+/// Removes what a removed session kept outside its entry (its keyring item), for `logout`;
+/// whether there was one. A keyring that does not answer is reported, not fatal: the entry
+/// is gone either way.
+pub fn forget_refresh_token(s: &Session, deadline: Instant) -> bool {
+    let Some(kept) = &s.refresh_token else {
+        return false;
+    };
+    match secret_store::forget(kept, deadline) {
+        Ok(removed) => removed,
+        Err(e) => {
+            warn!("the session is removed, but its refresh token is still in the OS keyring: {e}");
+            false
+        }
+    }
 }
 
 /// The session cached for `key`, whatever its freshness.
@@ -235,7 +350,7 @@ pub(crate) fn test_session(user: &str, now: SystemTime, ttl: u64) -> Session {
         },
         user: user.into(),
         signed_in: now,
-        refresh_token: Some(Secret::new("SENTINEL-REFRESH".into())),
+        refresh_token: Some(Kept::Inline(Secret::new("SENTINEL-REFRESH".into()))),
         credentials: RoleCredentials {
             access_key_id: "ASIAEXAMPLE".into(),
             secret_access_key: Secret::new("SENTINEL-SECRET".into()),

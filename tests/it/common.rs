@@ -67,6 +67,10 @@ impl Sandbox {
             // Retries with full backoff would make error tests slow; the SDK's standard
             // mode with 3 attempts still runs (see the throttling tests).
             ("AWS_RETRY_MODE", "standard"),
+            // Refresh tokens stay in the cache file unless a test says otherwise: the
+            // keyring tests (keyring.rs) give each run its own Secret Service, and no test
+            // reaches the keyring of the person running the tests.
+            ("REDSHIFT_IDC_TOKEN_SECRET_STORE", "file"),
         ] {
             sb.env.push((k.to_owned(), v.to_owned()));
         }
