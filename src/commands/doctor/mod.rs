@@ -178,6 +178,7 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
             .as_ref()
             .is_some_and(|s| s.is_fresh((inp.clock)()));
         steps.push(signin_check::signin_step(&status, (inp.clock)()));
+        steps.push(signin_check::secret_store_step(&status.config));
     }
 
     // 6. The cache (never blocks the call: a token run goes on without it).

@@ -94,3 +94,45 @@ pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
         .fix("run `redshift-idc-token login` now"),
     }
 }
+
+/// The `secret-store` step: where the refresh token of the next sign-in goes
+/// (`redshift_idc_secret_store`) and whether that store answers now. Asks the keyring only
+/// whether it answers (no item is read or written), bounded by a few seconds.
+pub(super) fn secret_store_step(cfg: &crate::signin::SigninConfig) -> Step {
+    use crate::secret_store::{self, Choice};
+    let bound = cfg.signin_timeout.min(std::time::Duration::from_secs(5));
+    let choice = cfg.secret_store;
+    let (store, problem) = secret_store::status(choice, std::time::Instant::now() + bound);
+    let step = |status, summary: String| {
+        Step::new("secret-store", status, summary)
+            .note("setting", choice.name())
+            .note("store", store)
+    };
+    match (choice, problem) {
+        (Choice::File, _) => step(
+            Status::Ok,
+            "refresh tokens are kept in the private cache file (redshift_idc_secret_store = file)"
+                .into(),
+        ),
+        (_, None) => step(
+            Status::Ok,
+            "refresh tokens are kept in the OS keyring, which answers".into(),
+        ),
+        (Choice::Auto, Some(e)) => step(
+            Status::Warn,
+            "the OS keyring does not answer: refresh tokens are kept in the private cache file"
+                .into(),
+        )
+        .detail("reason", e.to_string())
+        .fix("set redshift_idc_secret_store = file to keep them there without trying the keyring"),
+        (Choice::Keyring, Some(e)) => {
+            let mut s = step(
+                Status::Fail,
+                "the OS keyring does not answer, and redshift_idc_secret_store = keyring refuses the file".into(),
+            )
+            .fix("unlock the keyring or start a desktop session with a Secret Service, or set redshift_idc_secret_store = file");
+            s.error = Some(e.into());
+            s
+        }
+    }
+}
