@@ -140,6 +140,17 @@ pub enum Unavailable {
     Missing { id: SecretId },
 }
 
+impl Unavailable {
+    /// The cause alone, without the advice (for the `auto` notice, which gives its own).
+    pub fn reason(&self) -> String {
+        match self {
+            Unavailable::NoAnswer { seconds } => format!("it did not answer within {seconds} s"),
+            Unavailable::Unreachable { detail } => detail.clone(),
+            Unavailable::Missing { id } => format!("it has no item {id}"),
+        }
+    }
+}
+
 /// A place for long-lived secrets. Every call returns by `deadline`.
 pub trait SecretStore {
     /// `keyring` or `file`.
@@ -201,7 +212,8 @@ fn keep_in(
         Err(e) if choice == Choice::Auto => {
             if fallback == Fallback::Notice {
                 tracing::warn!(
-                    "the OS keyring is not available, so the long-lived secret stays in the private cache file ({e}); set {SETTING} = file to stop trying the keyring, or keyring to require it"
+                    "the OS keyring is not available ({}), so long-lived secrets stay in the private cache file; set {SETTING} = file to stop trying the keyring, or keyring to require it",
+                    e.reason()
                 );
             } else {
                 tracing::info!("the OS keyring is not available: {e}");

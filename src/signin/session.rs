@@ -253,7 +253,12 @@ pub fn keep_refresh_token(
         && s.refresh_token.as_ref() != Some(old)
         && let Err(e) = secret_store::forget(old, deadline)
     {
-        warn!("could not remove the previous refresh token from the OS keyring: {e}");
+        // After an `auto` fallback the keyring is known not to answer: said once already.
+        if matches!(s.refresh_token, Some(Kept::Inline(_))) && choice == Choice::Auto {
+            info!("could not remove the previous refresh token from the OS keyring: {e}");
+        } else {
+            warn!("could not remove the previous refresh token from the OS keyring: {e}");
+        }
     }
     Ok(s)
 }
@@ -389,6 +394,28 @@ mod tests {
         assert_eq!(decode(b"{\"schema\":1}", None, now), Err(Miss::Corrupt));
         let early = now - Duration::from_secs(3600);
         assert_eq!(decode(&s.encode(), None, early), Err(Miss::FutureDated));
+    }
+
+    #[test]
+    fn a_refresh_token_in_the_keyring_is_a_reference_in_the_entry() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let mut s = test_session("ann", now, 3600);
+        let id = SecretId::of("signin", "0123abcd", "refresh_token").unwrap();
+        s.refresh_token = Some(Kept::Keyring(id));
+        let text = String::from_utf8(s.encode().to_vec()).unwrap();
+        assert!(text.contains(r#""refresh_token":null"#), "{text}");
+        assert!(
+            text.contains(r#""refresh_token_ref":"keyring:signin/0123abcd/refresh_token""#),
+            "{text}"
+        );
+        assert_eq!(decode(text.as_bytes(), Some(&s.meta), now).unwrap(), s);
+        // A reference this version does not know is no refresh token: sign in again.
+        let other = text.replace("keyring:signin", "vault:signin");
+        let back = decode(other.as_bytes(), Some(&s.meta), now).unwrap();
+        assert_eq!(back.refresh_token, None);
+        // Inline, the entry is as before the keyring: no reference field at all.
+        let inline = String::from_utf8(test_session("ann", now, 60).encode().to_vec()).unwrap();
+        assert!(!inline.contains("refresh_token_ref"), "{inline}");
     }
 
     proptest::proptest! {

@@ -428,7 +428,7 @@ fn auto_falls_back_to_the_file_with_one_notice_at_the_first_sign_in() {
     let err = stderr(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("the OS keyring is not available, so the long-lived secret stays in the private cache file"),
+        err.contains("so long-lived secrets stay in the private cache file"),
         "{err}"
     );
     assert!(
