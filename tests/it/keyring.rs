@@ -393,6 +393,7 @@ fn keyring_mode_without_a_dbus_session_fails_clearly() {
         0,
         "no token without a place for the secret"
     );
+    assert_not_in_cache(&sb, &refresh_tokens(&idc));
     assert!(
         files_under(&sb.cache_root().join("signin-v1"))
             .iter()
@@ -503,6 +504,7 @@ fn a_keyring_that_never_answers_is_bounded_by_the_signin_timeout() {
     for secret in idc.issued_secrets() {
         assert!(!err.contains(&secret), "a secret on stderr");
     }
+    assert_not_in_cache(&sb, &refresh_tokens(&idc));
 
     // `auto` waits as long, then keeps the secret in the file and says so.
     sb.set(VAR, "auto");
@@ -513,6 +515,14 @@ fn a_keyring_that_never_answers_is_bounded_by_the_signin_timeout() {
     let err = stderr(&out);
     assert!(err.contains("did not answer within 2 s"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
+
+    // `file` never asks the keyring: a new sign-in goes at full speed, silently.
+    sb.set(VAR, "file");
+    let started = Instant::now();
+    let out = sb.run(&["login", "--force", "--signin-timeout", "30"]);
+    assert_success(&out);
+    assert!(started.elapsed() < Duration::from_secs(15));
+    assert!(!stderr(&out).contains("keyring"), "{}", stderr(&out));
 
     // doctor says which store is in use and that the keyring does not answer, in bounded time.
     sb.set(VAR, "keyring");
