@@ -52,6 +52,8 @@ pub struct TokenRequest {
     pub cache: CacheMode,
     /// The built-in sign-in, when the profile (or flags, or variables) configure one.
     pub signin: Option<crate::signin::SigninConfig>,
+    /// The access-token mode, when configured instead (issuer or start URL, or sso-session).
+    pub access: Option<crate::access_token::config::AccessConfig>,
     /// The shared config and credentials files, as read once for this run.
     pub files: SharedConfig,
 }
@@ -139,8 +141,16 @@ impl TokenRequest {
             (false, false) => CacheMode::Use,
         };
         let signin = crate::signin::SigninConfig::resolve(&args.signin, profile_name, env, &files)?;
+        let access = crate::access_token::config::AccessConfig::resolve(
+            &args.signin,
+            profile_name,
+            region.as_ref().map(|r| r.value.as_str()),
+            env,
+            &files,
+        )?;
         Ok(TokenRequest {
             signin,
+            access,
             targets,
             region,
             profile,

@@ -17,6 +17,7 @@ pub mod errors;
 pub mod identity_center;
 pub mod redshift;
 pub mod runtime;
+pub mod sso_oidc;
 
 use std::time::{Duration, Instant};
 

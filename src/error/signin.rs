@@ -152,6 +152,33 @@ pub enum SigninError {
     )]
     NoIdentityContext { scopes: String },
 
+    #[error("sso-oidc refused the access-token sign-in ({code}: {description}): {fix}")]
+    AccessSetup {
+        code: String,
+        description: String,
+        fix: &'static str,
+    },
+
+    #[error(
+        "the sign-in was refused ({description}): sign in again with `redshift-idc-token login`, as the person who may use Redshift"
+    )]
+    AccessRefused { description: String },
+
+    #[error(
+        "the device code expired before the sign-in was approved: run `redshift-idc-token login` again and approve it within its time"
+    )]
+    DeviceCodeExpired,
+
+    #[error(
+        "the AWS CLI's SSO session {session} has no usable token ({detail}): run `aws sso login --sso-session {session}`"
+    )]
+    SsoSessionToken { session: String, detail: String },
+
+    #[error(
+        "another process's sign-in for this profile ended without a token a moment ago ({message}): retry, or run `redshift-idc-token login`"
+    )]
+    FailedElsewhere { message: String },
+
     #[error(
         "cannot listen on 127.0.0.1:{port} for the sign-in redirect (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
     )]
@@ -175,7 +202,8 @@ impl SigninError {
             UnknownApplication { .. }
             | GrantNotAllowed { .. }
             | BadScope { .. }
-            | NoIdentityContext { .. } => ExitCode::Setup,
+            | NoIdentityContext { .. }
+            | AccessSetup { .. } => ExitCode::Setup,
             UntrustedIssuer { .. }
             | CreateTokenDenied { .. }
             | WrongRegion { .. }
@@ -189,7 +217,11 @@ impl SigninError {
             | BrowserRefused { .. }
             | TimedOut { .. }
             | WaitTimedOut { .. }
-            | NotSignedIn { .. } => ExitCode::SignIn,
+            | NotSignedIn { .. }
+            | AccessRefused { .. }
+            | DeviceCodeExpired
+            | SsoSessionToken { .. }
+            | FailedElsewhere { .. } => ExitCode::SignIn,
         }
     }
 }

@@ -138,7 +138,7 @@ impl SigninConfig {
                         "sign-in kind",
                         &v,
                         Some(&from),
-                        "expected jwt or browser",
+                        "expected jwt or browser (device is for the access-token mode: an issuer or start URL without application and role)",
                     ));
                 }
             }),

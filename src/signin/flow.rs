@@ -189,6 +189,9 @@ fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTok
             deps.idc
                 .create_token_with_iam(Grant::JwtBearer { assertion: &jwt }, deadline)
         }
+        SigninKind::Device => Err(Error::Internal(
+            "the device kind reached the identity-enhanced sign-in".into(),
+        )),
         SigninKind::Browser => {
             if cfg.no_browser {
                 return Err(if had_session {

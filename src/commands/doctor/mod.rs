@@ -239,6 +239,7 @@ mod tests {
     fn good_token() -> Result<AuthToken, Error> {
         Ok(AuthToken {
             token: Secret::new(TOKEN.into()),
+            kind: crate::token::TokenType::Subject,
             expiration: Some(now() + Duration::from_secs(900)),
         })
     }
