@@ -32,6 +32,13 @@ pub enum SigninError {
     )]
     JwtMissing { var: String },
 
+    #[error("{what} within {seconds} s (--timeout): {hint}")]
+    JwtTimedOut {
+        what: String,
+        seconds: u64,
+        hint: &'static str,
+    },
+
     #[error("the JWT from {from} is not a JWT: {problem}")]
     BadJwt { from: String, problem: &'static str },
 
@@ -170,6 +177,7 @@ impl SigninError {
             | JwtMissing { .. }
             | BadJwt { .. }
             | Listen { .. } => ExitCode::Usage,
+            JwtTimedOut { .. } => ExitCode::Transient,
             UntrustedIssuer { .. }
             | CreateTokenDenied { .. }
             | UnknownApplication { .. }
