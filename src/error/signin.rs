@@ -29,6 +29,13 @@ pub enum SigninError {
     )]
     JwtMissing { var: String },
 
+    #[error("{what} within {seconds} s (--timeout): {hint}")]
+    JwtTimedOut {
+        what: String,
+        seconds: u64,
+        hint: &'static str,
+    },
+
     #[error("the JWT from {from} is not a JWT: {problem}")]
     BadJwt { from: String, problem: &'static str },
 
@@ -198,6 +205,7 @@ impl SigninError {
             | JwtMissing { .. }
             | BadJwt { .. }
             | Listen { .. } => ExitCode::Usage,
+            JwtTimedOut { .. } => ExitCode::Transient,
             // The application itself does not allow this sign-in: signing in again cannot help.
             UnknownApplication { .. }
             | GrantNotAllowed { .. }
