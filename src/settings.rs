@@ -324,6 +324,48 @@ impl SessionRequest {
     }
 }
 
+/// The access-token settings of `login`, `logout` and `credentials`, when the profile
+/// selects that mode.
+pub struct AccessRequest {
+    pub config: crate::access_token::config::AccessConfig,
+    pub timeout: Duration,
+    pub files: SharedConfig,
+}
+
+impl AccessRequest {
+    /// `Ok(None)`: the profile does not select the access-token mode.
+    pub fn from_args(args: &SessionArgs, env: &Env) -> Result<Option<Self>, Error> {
+        let profile = chosen_profile(args.profile.as_deref(), env)?
+            .map_or_else(|| "default".to_owned(), |p| p.value);
+        let timeout = Duration::from_secs(args.timeout);
+        let files = SharedConfig::load(env, timeout)?;
+        let region =
+            offline_region(args.region.clone(), None, &profile, env, &files)?.map(|r| r.value);
+        let config = crate::access_token::config::AccessConfig::resolve(
+            &args.signin,
+            &profile,
+            region.as_deref(),
+            env,
+            &files,
+        )?;
+        Ok(config.map(|config| AccessRequest {
+            config,
+            timeout,
+            files,
+        }))
+    }
+
+    pub fn access<'a>(&'a self, env: &'a Env) -> crate::access_token::Access<'a> {
+        crate::access_token::Access {
+            config: &self.config,
+            call_timeout: self.timeout,
+            min_validity: Duration::ZERO,
+            env,
+            files: &self.files,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

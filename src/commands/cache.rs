@@ -41,6 +41,7 @@ pub fn run(command: CacheCommand, global: &GlobalArgs) -> Result<u8, Error> {
                 out.push_str(&list_line(&row, now, json));
             }
             out.push_str(&list_sessions(&cache, now, json));
+            out.push_str(&crate::access_token::listing::rows(&cache, now, json));
             emit(out.as_bytes())?;
             Ok(0)
         }

@@ -14,6 +14,10 @@ use crate::signin::session;
 /// `logout`: removes the session (or all of them) and the tokens cached with it.
 pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
     let cache = crate::serve::open_cache_strict(global.cache_dir.as_deref())?;
+    // The access-token mode's sessions first: a profile in that mode is done here.
+    if let Some(code) = crate::access_token::logout::run(&cache, args, env)? {
+        return Ok(code);
+    }
     let root = cache.root().to_owned();
     let store = cache.store(session::STORE).map_err(Error::Cache)?;
     let io_err = |source| Error::Io {

@@ -12,6 +12,7 @@ mod idc_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
+mod access_token;
 mod bad_config;
 mod cache;
 #[allow(dead_code)]

@@ -1,0 +1,63 @@
+//! `logout` for the access-token mode: removes the profile's session (access token, refresh
+//! token, its lock and failure record), or with `--all` every access-token session. The
+//! client registration stays: it names no person, and the next sign-in reuses it.
+
+use std::time::{Duration, Instant};
+
+use super::session::{self, AccessKey};
+use crate::cache::{Cache, Mode};
+use crate::cli::LogoutArgs;
+use crate::env::Env;
+use crate::error::Error;
+use crate::output::emit;
+use crate::settings::AccessRequest;
+
+/// `Some(status)` when the profile is in access-token mode and all is done; `None` when the
+/// role-credentials sessions are next (after `--all` removed every access-token session).
+pub fn run(cache: &Cache, args: &LogoutArgs, env: &Env) -> Result<Option<u8>, Error> {
+    let req = if args.all {
+        None
+    } else {
+        match AccessRequest::from_args(&args.session, env)? {
+            Some(r) => Some(r),
+            None => return Ok(None),
+        }
+    };
+    let store = cache.store(&session::store_name()).map_err(Error::Cache)?;
+    let io_err = |source| Error::Io {
+        what: "cannot update the cache",
+        path: cache.root().to_owned(),
+        source,
+    };
+    let ids: Vec<String> = match &req {
+        Some(r) => {
+            let key = AccessKey::new(&r.config);
+            vec![key.id.clone(), key.failure()]
+        }
+        None => store
+            .ids()
+            .map_err(io_err)?
+            .into_iter()
+            .filter(|id| !id.starts_with("reg-"))
+            .collect(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut removed = 0;
+    for id in ids {
+        let Some(guard) = store.lock(&id, Mode::Exclusive, deadline).map_err(io_err)? else {
+            return Err(Error::Locked {
+                what: format!("the access-token session {id}"),
+            });
+        };
+        if store.remove(&guard, &id).map_err(io_err)? && !id.ends_with("-failed") {
+            removed += 1;
+        }
+        store.remove_lock_file(guard);
+    }
+    let line = format!(
+        "signed out: removed {removed} access-token session{}\n",
+        if removed == 1 { "" } else { "s" }
+    );
+    emit(line.as_bytes())?;
+    Ok(req.map(|_| 0))
+}
