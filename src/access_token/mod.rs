@@ -25,7 +25,7 @@ use crate::aws::config::shared_config::SharedConfig;
 use crate::aws::sso_oidc::AwsSsoOidc;
 use crate::cache::Cache;
 use crate::env::Env;
-use crate::error::Error;
+use crate::error::{Error, SigninError};
 use crate::signin::browser::BrowserCommand;
 use crate::signin::loopback::Loopback;
 use crate::signin::{Origin, Want};
@@ -63,6 +63,34 @@ impl Access<'_> {
         flow::cached(Some(&store), &AccessKey::new(self.config))
     }
 
+    /// The AWS CLI's token for an sso-session, if its cache holds a fresh one (no network).
+    pub fn cached_cli_token(&self) -> Result<AccessSession, Error> {
+        let Source::SsoSession { name, start_url } = &self.config.source else {
+            return Err(Error::Internal("not an sso-session".into()));
+        };
+        sso_session::cached(&self.sso_request(name, start_url)).ok_or_else(|| {
+            SigninError::SsoSessionToken {
+                session: name.clone(),
+                detail: "no fresh token in its cache".into(),
+            }
+            .into()
+        })
+    }
+
+    fn sso_request<'b>(&'b self, name: &'b str, start_url: &'b str) -> sso_session::Request<'b> {
+        sso_session::Request {
+            key: AccessKey::new(self.config),
+            name,
+            start_url,
+            region: &self.config.idc_region,
+            files: self.files,
+            profile: &self.config.profile,
+            timeout: self.call_timeout,
+            min_validity: self.min_validity,
+            home: self.env.home(),
+        }
+    }
+
     /// A usable access token: cached, renewed, signed in, or the AWS CLI's.
     pub fn token(
         &self,
@@ -72,20 +100,9 @@ impl Access<'_> {
         let cfg = self.config;
         let store = self.store(cache);
         match &cfg.source {
-            Source::SsoSession { name, start_url } => sso_session::token(
-                &sso_session::Request {
-                    key: AccessKey::new(cfg),
-                    name,
-                    start_url,
-                    region: &cfg.idc_region,
-                    files: self.files,
-                    profile: &cfg.profile,
-                    timeout: self.call_timeout,
-                    min_validity: self.min_validity,
-                    home: self.env.home(),
-                },
-                store.as_ref(),
-            ),
+            Source::SsoSession { name, start_url } => {
+                sso_session::token(&self.sso_request(name, start_url), store.as_ref())
+            }
             Source::SignIn { issuer_url, .. } => {
                 let oidc = AwsSsoOidc {
                     region: cfg.idc_region.clone(),

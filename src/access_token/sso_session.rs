@@ -37,6 +37,11 @@ pub struct Request<'a> {
     pub home: Option<std::path::PathBuf>,
 }
 
+/// The AWS CLI's cached token as a session, if it is usable for long enough (no network).
+pub fn cached(r: &Request<'_>) -> Option<AccessSession> {
+    fresh_in_cli_cache(r).map(|(t, at)| session(r, t, at))
+}
+
 /// The token in the AWS CLI's cache file, if it is usable for long enough.
 fn fresh_in_cli_cache(r: &Request<'_>) -> Option<(Secret, SystemTime)> {
     let path = crate::aws::config::chain::sso_cache_file(r.home.as_deref()?, r.name);

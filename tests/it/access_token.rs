@@ -412,3 +412,34 @@ fn the_aws_cli_sso_session_is_reused_and_refreshed_once_under_our_lock() {
         &["redshift_idc_sso_session", "redshift_idc_issuer_url"],
     );
 }
+
+#[test]
+fn doctor_says_which_mode_and_who_must_sign_in_without_signing_in() {
+    let a = Access::start(IdcConfig::default(), "");
+    let before = a.sb.run(&["doctor", "--cluster-id", "c1"]);
+    assert_eq!(
+        before.status.code(),
+        Some(6),
+        "{}",
+        String::from_utf8_lossy(&before.stdout)
+    );
+    let text = String::from_utf8_lossy(&before.stdout);
+    assert!(
+        text.contains("access token (token_type=ACCESS_TOKEN)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("redshift-idc-token login --profile default"),
+        "{text}"
+    );
+    assert!(!text.contains("aws sso login"), "{text}");
+    assert_eq!(a.browser_opens(), 0, "doctor never signs in");
+    assert_eq!(a.idc.requests().len(), 0);
+
+    assert_success(&a.sb.run(&["login"]));
+    let after = a.sb.run(&["doctor", "--cluster-id", "c1"]);
+    let text = String::from_utf8_lossy(&after.stdout);
+    assert_eq!(after.status.code(), Some(0), "{text}");
+    assert!(text.contains("an access token is cached until"), "{text}");
+    assert_eq!(a.redshift.request_count(), 0);
+}

@@ -14,6 +14,7 @@
 //! the region discovery, [`ProbeCredentials`] for the credential chain), so its logic is
 //! unit-tested with fakes; [`run`] wires in the AWS implementations and prints the report.
 
+mod access_check;
 mod cache_check;
 mod call;
 mod credentials;
@@ -150,6 +151,24 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     // 3. Profile and the shared files.
     let files = SharedFiles::read(&req.files, req.profile_name());
     steps.push(profile_step(&req, &files));
+
+    // In access-token mode the drivers connect with the access token itself: no AWS
+    // credentials, no AWS call; what matters is whether a token is cached.
+    if crate::serve::Mode::of(&req) == crate::serve::Mode::AccessToken {
+        let cache = crate::cache::default_root(inp.cache_dir)
+            .and_then(|root| crate::cache::Cache::open(root).ok());
+        let not_used = "not used in access-token mode";
+        steps.push(Step::skipped("credentials", not_used));
+        steps.extend(access_check::access_step(
+            &req,
+            cache.as_ref(),
+            inp.env,
+            (inp.clock)(),
+        ));
+        steps.push(cache_step(inp));
+        steps.push(Step::skipped("call", not_used));
+        return report;
+    }
 
     // 4. Credentials.
     let inferred = infer_source(inp.env, req.profile_name(), &files);
