@@ -34,27 +34,79 @@ pub fn kill_descendants() -> usize {
     }
 }
 
+/// Kills `root`'s descendants, then `root` (Linux; elsewhere `root` only). For a command we
+/// started (the JWT command): its children are found while it still runs, so that none is
+/// missed by being orphaned when it dies first. Returns how many were signalled.
+pub fn kill_tree(root: u32) -> usize {
+    #[cfg(target_os = "linux")]
+    let mut found = descendants(root);
+    #[cfg(not(target_os = "linux"))]
+    let mut found = Vec::new();
+    found.insert(0, root);
+    // SAFETY: kill has no memory preconditions; a pid that is gone gives ESRCH.
+    found
+        .into_iter()
+        .filter(|&pid| unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0)
+        .count()
+}
+
+/// Kills every other process that holds the pipe `ours` is one end of: a command's
+/// background child (`helper &`) inherits its output and keeps it open after the command
+/// ended, and is no longer its descendant then. Found through each process's `/proc/PID/fd`
+/// (Linux; elsewhere nothing). Returns how many were signalled.
+pub fn kill_pipe_holders(ours: &std::fs::File) -> usize {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(meta) = ours.metadata() else {
+            return 0;
+        };
+        let target = format!("pipe:[{}]", meta.ino());
+        let me = std::process::id();
+        let mut killed = 0;
+        for pid in all_pids().into_iter().filter(|&p| p != me) {
+            let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+                continue;
+            };
+            let holds = fds.flatten().any(|fd| {
+                std::fs::read_link(fd.path()).is_ok_and(|l| l.as_os_str() == target.as_str())
+            });
+            // SAFETY: as in kill_tree.
+            if holds && unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) } == 0 {
+                killed += 1;
+            }
+        }
+        killed
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = ours;
+        0
+    }
+}
+
+/// Every process id in `/proc`.
+#[cfg(target_os = "linux")]
+fn all_pids() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .map(|dir| {
+            dir.flatten()
+                .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse().ok()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The descendants of `root`, parents before children, from each process's `/proc/PID/stat`.
 #[cfg(target_os = "linux")]
 fn descendants(root: u32) -> Vec<u32> {
-    let mut parent_of = Vec::new();
-    if let Ok(dir) = std::fs::read_dir("/proc") {
-        for entry in dir.flatten() {
-            let Some(pid) = entry
-                .file_name()
-                .to_str()
-                .and_then(|n| n.parse::<u32>().ok())
-            else {
-                continue;
-            };
-            if let Some(ppid) = std::fs::read_to_string(format!("/proc/{pid}/stat"))
-                .ok()
-                .and_then(|s| parent_pid(&s))
-            {
-                parent_of.push((pid, ppid));
-            }
-        }
-    }
+    let parent_of: Vec<(u32, u32)> = all_pids()
+        .into_iter()
+        .filter_map(|pid| {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            Some((pid, parent_pid(&stat)?))
+        })
+        .collect();
     let mut out = vec![root];
     let mut i = 0;
     while i < out.len() {

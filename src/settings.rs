@@ -8,11 +8,12 @@
 
 use std::time::Duration;
 
-use crate::cli::TokenArgs;
+use crate::aws::config::profile::{self, FileKind};
+use crate::aws::config::shared_config::SharedConfig;
+use crate::cli::{SessionArgs, TokenArgs};
 use crate::env::{self, Env};
 use crate::error::Error;
-use crate::profile::{self, FileKind};
-use crate::shared_config::SharedConfig;
+use crate::signin::SigninConfig;
 use crate::target::{self, Service, Targets};
 
 /// The source of a region found in the credentials file's profile (aws-config reads it there).
@@ -58,6 +59,23 @@ pub struct TokenRequest {
 impl TokenRequest {
     pub fn service(&self) -> Service {
         self.targets.service()
+    }
+
+    /// The AWS call this request makes in `region`, by `deadline`: what the boundary needs of it.
+    pub fn call<'a>(
+        &'a self,
+        region: &'a str,
+        deadline: std::time::Instant,
+    ) -> crate::aws::redshift::Call<'a> {
+        crate::aws::redshift::Call {
+            targets: &self.targets,
+            region,
+            profile: self.profile.as_ref().map(|p| p.value.as_str()),
+            endpoint: self.endpoint.as_ref().map(|e| e.value.as_str()),
+            files: &self.files,
+            timeout: self.timeout,
+            deadline,
+        }
     }
 
     /// The profile whose settings apply: the chosen one or `default`.
@@ -106,13 +124,14 @@ impl TokenRequest {
         if let Some(e) = &endpoint
             && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
         {
-            return Err(Error::Usage(format!(
-                "invalid endpoint URL '{}' (from {}): must start with http:// or https://",
-                target::printable(&e.value),
-                e.from
-            )));
+            return Err(Error::invalid(
+                "endpoint URL",
+                &e.value,
+                Some(e.from),
+                "must start with http:// or https://",
+            ));
         }
-        crate::sdk_settings::check(env, &files, profile_name)?;
+        crate::aws::config::sdk_settings::check(env, &files, profile_name)?;
 
         let cache = match (args.no_cache, args.force_refresh) {
             (true, _) => CacheMode::Off,
@@ -200,11 +219,12 @@ pub(crate) fn chosen_profile(
 /// A profile name from `--profile` or `AWS_PROFILE`: one the shared files can hold.
 fn check_profile_name(p: &Sourced<String>) -> Result<(), Error> {
     if p.value.is_empty() || p.value.chars().any(|c| c.is_control() || c == ']') {
-        return Err(Error::Usage(format!(
-            "invalid profile name '{}' (from {}): must be non-empty, without ']' or control characters",
-            target::printable(&p.value),
-            p.from
-        )));
+        return Err(Error::invalid(
+            "profile name",
+            &p.value,
+            Some(p.from),
+            "must be non-empty, without ']' or control characters",
+        ));
     }
     Ok(())
 }
@@ -216,18 +236,17 @@ fn check_region(r: &Sourced<String>, profile: &str) -> Result<(), Error> {
         return Ok(());
     }
     let from = match r.from {
-        "profile" | PROFILE_IN_CREDENTIALS_FILE => crate::shared_config::profile_origin(profile),
+        "profile" | PROFILE_IN_CREDENTIALS_FILE => {
+            crate::aws::config::shared_config::profile_origin(profile)
+        }
         other => other.to_owned(),
     };
-    let shown = if r.from == "--region" {
-        String::new()
-    } else {
-        format!(" (from {from})")
-    };
-    Err(Error::Usage(format!(
-        "invalid region '{}'{shown}: expected a region name such as us-east-1",
-        target::printable(&r.value)
-    )))
+    Err(Error::invalid(
+        "region",
+        &r.value,
+        (r.from != "--region").then_some(from.as_str()),
+        "expected a region name such as us-east-1",
+    ))
 }
 
 fn sourced(value: Option<String>, from: &'static str) -> Option<Sourced<String>> {
@@ -246,6 +265,53 @@ fn endpoint_from_env(service: Service, env: &Env) -> Option<Sourced<String>> {
     [specific, env::AWS_ENDPOINT_URL]
         .into_iter()
         .find_map(|name| sourced(env.get(name).map(str::to_owned), name))
+}
+
+/// The profile, region and sign-in settings of a session command.
+pub struct SessionRequest {
+    pub config: SigninConfig,
+    pub region: Option<String>,
+    pub timeout: Duration,
+    pub files: SharedConfig,
+}
+
+impl SessionRequest {
+    /// The settings of `login`, `logout` and `credentials`: the profile's sign-in, required.
+    pub fn from_args(args: &SessionArgs, env: &Env) -> Result<Self, Error> {
+        let profile = chosen_profile(args.profile.as_deref(), env)?
+            .map_or_else(|| "default".to_owned(), |p| p.value);
+        let timeout = Duration::from_secs(args.timeout);
+        // The shared files are read once for the run, as for a token (see `shared_config`).
+        let files = SharedConfig::load(env, timeout)?;
+        let config = SigninConfig::resolve(&args.signin, &profile, env, &files)?.ok_or_else(|| {
+        Error::MissingSetting {
+            what: format!(
+                "sign-in is not configured for the profile {}",
+                crate::target::printable(&profile)
+            ),
+            fix: "set redshift_idc_application_arn and redshift_idc_role_arn in it (see plugin-config/aws/), or pass --application-arn and --role-arn".into(),
+        }
+    })?;
+        let region =
+            offline_region(args.region.clone(), None, &profile, env, &files)?.map(|r| r.value);
+        Ok(SessionRequest {
+            config,
+            region,
+            timeout,
+            files,
+        })
+    }
+
+    /// The sign-in these settings describe, in their region and bounds.
+    pub fn signin<'a>(&'a self, env: &'a Env) -> crate::signin::Signin<'a> {
+        crate::signin::Signin {
+            config: &self.config,
+            run_region: self.region.as_deref(),
+            call_timeout: self.timeout,
+            env,
+            files: &self.files,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,10 @@ use std::time::{Duration, SystemTime};
 
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use redshift_idc_token::cache::{CacheKey, Entry, Fingerprint};
+use redshift_idc_token::cache::{CacheKey, Entry};
 use redshift_idc_token::env::Env;
-use redshift_idc_token::shared_config::SharedConfig;
+use redshift_idc_token::aws::config::chain::fingerprint;
+use redshift_idc_token::aws::config::shared_config::SharedConfig;
 use redshift_idc_token::target::Targets;
 use redshift_idc_token::token::{AuthToken, Secret};
 use redshift_idc_token_fuzz::{NOW, check_cache_entry};
@@ -98,7 +99,7 @@ fn base() -> &'static serde_json::Map<String, Value> {
     BASE.get_or_init(|| {
         let now = SystemTime::UNIX_EPOCH + NOW;
         let targets = Targets::clusters(vec!["c1".parse().unwrap()]).unwrap();
-        let identity = Fingerprint::of(
+        let identity = fingerprint(
             &Env::from_pairs([]),
             &SharedConfig::default(),
             "default",

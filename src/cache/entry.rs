@@ -126,7 +126,7 @@ pub enum Miss {
 
 /// Decodes `bytes` as an entry for `expected` (or for any key when `None`, for listing).
 pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Result<Entry, Miss> {
-    super::store::check_schema(bytes, SCHEMA)?;
+    check_schema(bytes, SCHEMA)?;
     let stored: Stored = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
     if expected.is_some_and(|m| *m != stored.meta) {
         return Err(Miss::OtherKey);
@@ -149,6 +149,20 @@ pub fn decode(bytes: &[u8], expected: Option<&KeyMeta>, now: SystemTime) -> Resu
         credentials_expiration,
         token: token.token,
     })
+}
+
+/// Checks an entry's `"schema"` field before its codec reads the rest, so that an entry of
+/// another format version is a clean miss rather than a parse error in some field.
+pub fn check_schema(bytes: &[u8], expected: u32) -> Result<(), Miss> {
+    #[derive(serde::Deserialize)]
+    struct Schema {
+        schema: u32,
+    }
+    let schema: Schema = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
+    if schema.schema != expected {
+        return Err(Miss::ForeignSchema(schema.schema));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -1,19 +1,12 @@
 //! The cache key: a hash over everything that decides which token is the right one.
 //!
 //! Two runs share a cache entry only if they would ask the same service, in the same region,
-//! at the same endpoint, for the same sorted targets, as the same identity. The identity is
-//! approximated by a fingerprint of every input the credential chain reads (the `AWS_*`
-//! variables and the shared config, credentials and web-identity token files), so changing
-//! profile, keys, role or SSO settings can never serve another identity's token.
+//! at the same endpoint, for the same sorted targets, as the same identity. The identity is a
+//! [`Fingerprint`] the caller computes (`aws::config::chain` digests what the credential
+//! chain reads); the cache only hashes it into the key and checks it on read.
 
 use sha2::{Digest, Sha256};
 
-use std::path::PathBuf;
-use std::time::Instant;
-
-use crate::env::{self, Env};
-use crate::shared_config::SharedConfig;
-use crate::small_file;
 use crate::target::Targets;
 
 /// Bump when the meaning of a key or the entry format changes; old entries then simply miss.
@@ -77,7 +70,7 @@ impl CacheKey {
 }
 
 /// A length-prefixed field, so that no two different tuples hash the same bytes.
-fn field(h: &mut Sha256, bytes: &[u8]) {
+pub(crate) fn field(h: &mut Sha256, bytes: &[u8]) {
     h.update((bytes.len() as u64).to_le_bytes());
     h.update(bytes);
 }
@@ -111,137 +104,14 @@ impl Fingerprint {
         Fingerprint(h.finalize().into())
     }
 
-    /// Fingerprints the inputs of aws-config's credential chain for `profile`, reading any
-    /// file without blocking past `deadline`. A file that is missing or unreadable counts as
-    /// absent (and differs from any content).
-    ///
-    /// What each link of the chain reads, and what the key covers of it:
-    /// - environment keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`):
-    ///   every `AWS_*` variable is in the key, so are these.
-    /// - the profile (`AWS_PROFILE`/`--profile`, `AWS_CONFIG_FILE`,
-    ///   `AWS_SHARED_CREDENTIALS_FILE`): the variables, `HOME` (where the default files and
-    ///   the SSO cache live) and the bytes of both shared files as read once this run, so any
-    ///   change to keys, `role_arn`, `source_profile`, `credential_source`, `sso_*`,
-    ///   `credential_process` or `web_identity_token_file` settings changes the key.
-    /// - `source_profile` chains: walked from the chosen profile (cycles stopped); each
-    ///   profile on the way contributes what it points at outside the shared files:
-    /// - SSO (`sso_session`, or the legacy `sso_start_url`): the token cache file aws-config
-    ///   reads, `~/.aws/sso/cache/<sha1 hex of the session name or start URL>.json`; it is
-    ///   what `aws sso login` rewrites, so another person's login changes the key.
-    /// - AWS Sign-In (`login_session`, written by `aws login`): its token cache file,
-    ///   `~/.aws/login/cache/<sha256 hex of the session ARN>.json` (or under
-    ///   `AWS_LOGIN_CACHE_DIRECTORY`), for the same reason.
-    /// - web identity (`web_identity_token_file` in a profile, `AWS_WEB_IDENTITY_TOKEN_FILE`):
-    ///   the token file's content (a new pod token is a new identity document).
-    /// - container credentials (`AWS_CONTAINER_CREDENTIALS_*`, EKS Pod Identity's
-    ///   `AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`): the variables and the token file's
-    ///   content.
-    /// - `credential_process` and instance metadata: what they return is not read on the
-    ///   hit path (running the process on every hit would cost more than the hit itself, and
-    ///   may prompt). The key covers the command line (it is in the config file); the entry
-    ///   records when the credentials it was fetched with expire and is never served past
-    ///   that (see `Entry::trusted_until`); after switching identity behind the same command,
-    ///   `cache clear` is the documented step (README, "The cache").
-    ///
-    /// Computed once per run and profile (`SharedConfig::fingerprint`): one run has one
-    /// environment and one reading of the files.
-    pub fn of(env: &Env, files: &SharedConfig, profile: &str, deadline: Instant) -> Self {
-        Fingerprint(files.fingerprint(profile, || Self::compute(env, files, profile, deadline)))
+    /// A fingerprint from its 32 bytes (see `aws::config::chain`, which computes it).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Fingerprint(bytes)
     }
-
-    fn compute(env: &Env, files: &SharedConfig, profile: &str, deadline: Instant) -> [u8; 32] {
-        let mut h = Sha256::new();
-        for (k, v) in env.aws_vars() {
-            field(&mut h, k.as_bytes());
-            field(&mut h, v.as_bytes());
-        }
-        field(&mut h, env.get(env::HOME).unwrap_or_default().as_bytes());
-        for snapshot in [&files.config, &files.credentials] {
-            optional(&mut h, snapshot.bytes.as_deref().map(|b| b.as_slice()));
-        }
-        let mut outside: Vec<PathBuf> = [
-            env::AWS_WEB_IDENTITY_TOKEN_FILE,
-            env::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
-        ]
-        .into_iter()
-        .filter_map(|v| env.get(v).map(PathBuf::from))
-        .collect();
-        outside.extend(chain_files(env, files, profile));
-        for path in outside {
-            field(&mut h, path.as_os_str().as_encoded_bytes());
-            // Only regular files: a pipe here would be consumed before aws-config reads it.
-            let regular = std::fs::metadata(&path).is_ok_and(|m| m.is_file());
-            let bytes = regular
-                .then(|| small_file::read(&path, deadline).bytes())
-                .flatten();
-            optional(&mut h, bytes.as_deref().map(|b| b.as_slice()));
-        }
-        h.finalize().into()
-    }
-}
-
-/// The files outside the shared files that the profiles of `profile`'s `source_profile`
-/// chain make aws-config read: SSO and sign-in token caches and web identity token files.
-pub fn chain_files(env: &Env, files: &SharedConfig, profile: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut seen = Vec::new();
-    let mut name = Some(profile.to_owned());
-    while let Some(p) = name.take() {
-        if seen.contains(&p) || seen.len() >= 16 {
-            break;
-        }
-        let sso_id = match files.get(&p, "sso_session") {
-            Some(session) => Some(session.to_owned()),
-            None => files.get(&p, "sso_start_url").map(str::to_owned),
-        };
-        if let (Some(id), Some(home)) = (sso_id, env.home()) {
-            out.push(sso_cache_file(&home, &id));
-        }
-        if let Some(session) = files.get(&p, "login_session")
-            && let Some(dir) = login_cache_dir(env)
-        {
-            out.push(login_cache_file(&dir, session));
-        }
-        if let Some(f) = files.get(&p, "web_identity_token_file") {
-            out.push(PathBuf::from(f));
-        }
-        name = files
-            .get(&p, "source_profile")
-            .filter(|_| files.get(&p, "role_arn").is_some())
-            .map(str::to_owned);
-        seen.push(p);
-    }
-    out
-}
-
-/// Where aws-config keeps the SSO token for a session name (or, for the legacy form, a start
-/// URL): `~/.aws/sso/cache/<sha1 hex>.json`.
-pub fn sso_cache_file(home: &std::path::Path, identifier: &str) -> PathBuf {
-    use sha1::Digest as _;
-    home.join(".aws/sso/cache").join(format!(
-        "{}.json",
-        hex::encode(sha1::Sha1::digest(identifier.as_bytes()))
-    ))
-}
-
-/// Where aws-config's AWS Sign-In provider (`login_session`, written by `aws login`) keeps its
-/// tokens: `AWS_LOGIN_CACHE_DIRECTORY`, else `~/.aws/login/cache`.
-fn login_cache_dir(env: &Env) -> Option<PathBuf> {
-    env.get(env::AWS_LOGIN_CACHE_DIRECTORY)
-        .map(PathBuf::from)
-        .or_else(|| env.home().map(|h| h.join(".aws/login/cache")))
-}
-
-/// The token file of a login session: `<dir>/<sha256 hex of the trimmed session ARN>.json`.
-pub fn login_cache_file(dir: &std::path::Path, session: &str) -> PathBuf {
-    dir.join(format!(
-        "{}.json",
-        hex::encode(Sha256::digest(session.trim().as_bytes()))
-    ))
 }
 
 /// A field that may be absent; absent differs from every content, the empty one included.
-fn optional(h: &mut Sha256, bytes: Option<&[u8]>) {
+pub(crate) fn optional(h: &mut Sha256, bytes: Option<&[u8]>) {
     match bytes {
         Some(b) => {
             h.update([1]);
@@ -261,12 +131,7 @@ pub(crate) fn test_key(cluster: &str) -> CacheKey {
         "us-east-1",
         None,
         "default",
-        &Fingerprint::of(
-            &Env::default(),
-            &SharedConfig::default(),
-            "default",
-            Instant::now(),
-        ),
+        &Fingerprint::from_bytes([0; 32]),
     )
 }
 
@@ -274,85 +139,6 @@ pub(crate) fn test_key(cluster: &str) -> CacheKey {
 mod tests {
     use super::*;
     use crate::target::ClusterId;
-
-    fn fp(env: &Env) -> Fingerprint {
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        let files = SharedConfig::load(env, std::time::Duration::from_secs(5)).unwrap();
-        Fingerprint::of(env, &files, "default", deadline)
-    }
-
-    #[test]
-    fn the_sso_caches_and_token_files_of_the_whole_source_profile_chain_are_covered() {
-        let files = SharedConfig::from_texts(
-            "[default]\nrole_arn = r\nsource_profile = mid\n\
-             [profile mid]\nrole_arn = r2\nsource_profile = sso\nweb_identity_token_file = /t\n\
-             [profile sso]\nsso_session = corp\nrole_arn = r3\nsource_profile = default\n\
-             [profile legacy]\nsso_start_url = https://x/start\n",
-            "",
-        )
-        .unwrap();
-        let env = Env::from_pairs([("HOME", "/h")]);
-        let files_of = |p| chain_files(&env, &files, p);
-        let sso = sso_cache_file(std::path::Path::new("/h"), "corp");
-        assert_eq!(
-            sso.file_name().unwrap().to_str().unwrap(),
-            // printf corp | sha1sum
-            "ee0bfd2552fbd840c02cc48b6e823320543c450f.json"
-        );
-        assert_eq!(
-            files_of("default"),
-            [PathBuf::from("/t"), sso.clone()],
-            "cycle stopped"
-        );
-        assert_eq!(
-            files_of("legacy"),
-            [sso_cache_file(
-                std::path::Path::new("/h"),
-                "https://x/start"
-            )]
-        );
-    }
-
-    #[test]
-    fn the_sign_in_token_cache_is_covered_too() {
-        // The file name aws-config's own test expects for this ARN.
-        assert_eq!(
-            login_cache_file(
-                std::path::Path::new("/c"),
-                " arn:aws:iam::0123456789012:user/Admin "
-            )
-            .to_str()
-            .unwrap(),
-            "/c/36db1d138ff460920374e4c3d8e01f53f9f73537e89c88d639f68393df0e2726.json"
-        );
-        let files = SharedConfig::from_texts(
-            "[default]\nlogin_session = arn:aws:iam::0123456789012:user/Admin\n",
-            "",
-        )
-        .unwrap();
-        let env = Env::from_pairs([("AWS_LOGIN_CACHE_DIRECTORY", "/c")]);
-        assert_eq!(chain_files(&env, &files, "default").len(), 1);
-    }
-
-    #[test]
-    fn a_new_sso_login_changes_the_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        let home = dir.path().to_str().unwrap();
-        std::fs::create_dir_all(dir.path().join(".aws/sso/cache")).unwrap();
-        std::fs::write(
-            dir.path().join(".aws/config"),
-            "[default]\nsso_session = corp\n",
-        )
-        .unwrap();
-        let env = Env::from_pairs([("HOME", home)]);
-        let cache = sso_cache_file(dir.path(), "corp");
-        let before = fp(&env);
-        std::fs::write(&cache, "{\"accessToken\":\"alice\"}").unwrap();
-        let alice = fp(&env);
-        std::fs::write(&cache, "{\"accessToken\":\"bob\"}").unwrap();
-        assert_ne!(before, alice);
-        assert_ne!(alice, fp(&env));
-    }
 
     fn targets(ids: &[&str]) -> Targets {
         Targets::clusters(
@@ -365,7 +151,7 @@ mod tests {
 
     #[test]
     fn every_input_changes_the_key() {
-        let fp1 = fp(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "A")]));
+        let fp1 = Fingerprint::from_bytes([1; 32]);
         let base = CacheKey::new(&targets(&["a", "b"]), "us-east-1", None, "default", &fp1);
         assert_eq!(base.id.len(), 32);
         assert_eq!(
@@ -373,7 +159,7 @@ mod tests {
             CacheKey::new(&targets(&["b", "a"]), "us-east-1", None, "default", &fp1),
             "target order does not matter"
         );
-        let fp2 = fp(&Env::from_pairs([("AWS_ACCESS_KEY_ID", "B")]));
+        let fp2 = Fingerprint::from_bytes([2; 32]);
         let others = [
             CacheKey::new(&targets(&["a"]), "us-east-1", None, "default", &fp1),
             CacheKey::new(&targets(&["a", "b"]), "us-east-2", None, "default", &fp1),
@@ -390,21 +176,5 @@ mod tests {
         for o in others {
             assert_ne!(base.id, o.id, "{:?}", o.meta);
         }
-    }
-
-    #[test]
-    fn config_file_contents_change_the_fingerprint() {
-        let dir = tempfile::tempdir().unwrap();
-        let cfg = dir.path().join("config");
-        let path = cfg.to_str().unwrap();
-        let env = Env::from_pairs([("AWS_CONFIG_FILE", path)]);
-        let missing = fp(&env);
-        std::fs::write(&cfg, "").unwrap();
-        let empty = fp(&env);
-        std::fs::write(&cfg, "[default]\nrole_arn=x\n").unwrap();
-        let role = fp(&env);
-        assert_ne!(missing, empty);
-        assert_ne!(empty, role);
-        assert_eq!(role, fp(&env));
     }
 }

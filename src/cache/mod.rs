@@ -10,7 +10,7 @@
 //! uncached.
 
 mod entry;
-mod key;
+pub(crate) mod key;
 mod lock;
 mod store;
 
@@ -18,10 +18,11 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
+pub use entry::check_schema;
 pub use entry::{Entry, MAX_CACHED_LIFETIME, Miss, decode};
 pub use key::{CacheKey, Fingerprint, KeyMeta, SCHEMA};
 pub use lock::{LockGuard, Mode};
-pub use store::{Store, check_schema};
+pub use store::Store;
 
 /// How long after expiry an entry is kept before `prune` removes it.
 pub const PRUNE_AFTER: Duration = Duration::from_secs(24 * 3600);
@@ -49,6 +50,23 @@ pub fn default_root(explicit: Option<&Path>) -> Option<PathBuf> {
     }
 }
 
+/// Opens the cache in `explicit` (else the default directory), or warns and returns `None`:
+/// a cache problem never fails a token run.
+pub fn open_or_warn(explicit: Option<&Path>) -> Option<Cache> {
+    match default_root(explicit)
+        .ok_or(Unavailable::NoDirectory)
+        .and_then(Cache::open)
+    {
+        Ok(c) => Some(c),
+        Err(e) => {
+            let cause =
+                std::error::Error::source(&e).map_or_else(String::new, |c| format!(": {c}"));
+            tracing::warn!("{e}{cause}; continuing without the cache");
+            None
+        }
+    }
+}
+
 /// Why the cache cannot be used this run.
 #[derive(Debug, thiserror::Error)]
 pub enum Unavailable {
@@ -59,7 +77,7 @@ pub enum Unavailable {
         path: PathBuf,
         problem: &'static str,
     },
-    #[error("cache directory {path} cannot be created: {source}")]
+    #[error("cache directory {path} cannot be created")]
     Create {
         path: PathBuf,
         #[source]

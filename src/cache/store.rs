@@ -186,20 +186,6 @@ impl Store {
     }
 }
 
-/// Checks an entry's `"schema"` field before its codec reads the rest, so that an entry of
-/// another format version is a clean miss rather than a parse error in some field.
-pub fn check_schema(bytes: &[u8], expected: u32) -> Result<(), Miss> {
-    #[derive(serde::Deserialize)]
-    struct Schema {
-        schema: u32,
-    }
-    let schema: Schema = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
-    if schema.schema != expected {
-        return Err(Miss::ForeignSchema(schema.schema));
-    }
-    Ok(())
-}
-
 fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut b = fs::DirBuilder::new();
     b.recursive(true);
@@ -305,9 +291,9 @@ mod tests {
         assert!(a.remove(&ga, "k").unwrap());
         assert!(!b.remove(&gb, "k").unwrap());
         assert_eq!(
-            check_schema(b"{\"schema\":2}", 1),
+            crate::cache::check_schema(b"{\"schema\":2}", 1),
             Err(Miss::ForeignSchema(2))
         );
-        assert_eq!(check_schema(b"[]", 1), Err(Miss::Corrupt));
+        assert_eq!(crate::cache::check_schema(b"[]", 1), Err(Miss::Corrupt));
     }
 }

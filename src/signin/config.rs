@@ -11,31 +11,12 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use super::SigninError;
 use super::jwt::JwtSource;
+use crate::aws::config::shared_config::SharedConfig;
 use crate::cli::SigninArgs;
+pub use crate::cli::SigninKind;
 use crate::env::{self, Env};
-use crate::shared_config::SharedConfig;
-use crate::target::printable;
-
-/// How the person is identified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SigninKind {
-    /// A JWT from a trusted token issuer (command, file or variable), exchanged with the
-    /// jwt-bearer grant.
-    Jwt,
-    /// An authorization-code sign-in with PKCE in the person's browser.
-    Browser,
-}
-
-impl SigninKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            SigninKind::Jwt => "jwt",
-            SigninKind::Browser => "browser",
-        }
-    }
-}
+use crate::error::Error;
 
 /// The AssumeRole session duration when none is configured (STS's own default).
 pub const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(3600);
@@ -43,8 +24,17 @@ pub const DEFAULT_SESSION_DURATION: Duration = Duration::from_secs(3600);
 pub const DEFAULT_SIGNIN_TIMEOUT: Duration = Duration::from_secs(120);
 /// The drivers' BrowserIdcAuthPlugin default, so one registered redirect URI serves both.
 pub const DEFAULT_LISTEN_PORT: u16 = 7890;
-/// Scopes asked for at /authorize when none are configured.
-pub const DEFAULT_SCOPES: &str = "openid";
+/// Scopes asked for at /authorize (and sent to `CreateTokenWithIAM`) when none are configured.
+///
+/// The identity context is issued with the `sts:identity_context` scope, and an authorization
+/// code carries only the scopes asked for at `/authorize`; `openid` and `aws` are the other
+/// two scopes Identity Center grants by default ("If the value is not specified, IAM Identity
+/// Center authorizes all scopes configured for the application, including the following
+/// default scopes: openid, aws, sts:identity_context":
+/// <https://docs.aws.amazon.com/singlesignon/latest/OIDCAPIReference/API_CreateTokenWithIAM.html>;
+/// the identity context as `sts:identity_context` in the ID token:
+/// <https://docs.aws.amazon.com/singlesignon/latest/userguide/trustedidentitypropagation-identity-enhanced-iam-role-sessions.html>).
+pub const DEFAULT_SCOPES: &str = "openid aws sts:identity_context";
 
 /// Validated sign-in settings for one profile.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +75,7 @@ impl SigninConfig {
         profile: &str,
         env: &Env,
         files: &SharedConfig,
-    ) -> Result<Option<SigninConfig>, SigninError> {
+    ) -> Result<Option<SigninConfig>, Error> {
         let key = |name: &str| files.get(profile, name).map(str::to_owned);
         // flag > variable > key, each with the name to blame when it is invalid.
         let pick = |flag: &Option<String>, flag_name: &'static str, var: &'static str, k: &str| {
@@ -144,10 +134,12 @@ impl SigninConfig {
                 "jwt" => SigninKind::Jwt,
                 "browser" => SigninKind::Browser,
                 _ => {
-                    return Err(SigninError::Config(format!(
-                        "invalid sign-in kind '{}' (from {from}): expected jwt or browser",
-                        printable(&v)
-                    )));
+                    return Err(Error::invalid(
+                        "sign-in kind",
+                        &v,
+                        Some(&from),
+                        "expected jwt or browser",
+                    ));
                 }
             }),
         };
@@ -191,19 +183,18 @@ impl SigninConfig {
         if let Some((r, from)) = &idc_region
             && !crate::target::is_region(r)
         {
-            return Err(SigninError::Config(format!(
-                "invalid Identity Center region '{}' (from {from}): expected a region name such as us-east-1",
-                printable(r)
-            )));
+            return Err(Error::invalid(
+                "Identity Center region",
+                r,
+                Some(from),
+                "expected a region name such as us-east-1",
+            ));
         }
-        let url_setting = |v: Option<(String, String)>| -> Result<Option<String>, SigninError> {
+        let url_setting = |v: Option<(String, String)>| -> Result<Option<String>, Error> {
             match v {
-                Some((u, from)) if !(u.starts_with("https://") || u.starts_with("http://")) => {
-                    Err(SigninError::Config(format!(
-                        "invalid URL '{}' (from {from}): must start with https://",
-                        printable(&u)
-                    )))
-                }
+                Some((u, from)) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(
+                    Error::invalid("URL", &u, Some(&from), "must start with https://"),
+                ),
                 other => Ok(other.map(|(u, _)| u.trim_end_matches('/').to_owned())),
             }
         };
@@ -232,21 +223,21 @@ impl SigninConfig {
         )
         .map(|(p, _)| p);
 
-        let number = |v: Option<(String, String)>,
-                      min: u64,
-                      max: u64|
-         -> Result<Option<u64>, SigninError> {
-            match v {
-                None => Ok(None),
-                Some((s, from)) => match s.parse::<u64>() {
-                    Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
-                    _ => Err(SigninError::Config(format!(
-                        "invalid value '{}' (from {from}): expected a whole number from {min} to {max}",
-                        printable(&s)
-                    ))),
-                },
-            }
-        };
+        let number =
+            |v: Option<(String, String)>, min: u64, max: u64| -> Result<Option<u64>, Error> {
+                match v {
+                    None => Ok(None),
+                    Some((s, from)) => match s.parse::<u64>() {
+                        Ok(n) if (min..=max).contains(&n) => Ok(Some(n)),
+                        _ => Err(Error::invalid(
+                            "value",
+                            &s,
+                            Some(&from),
+                            format!("expected a whole number from {min} to {max}"),
+                        )),
+                    },
+                }
+            };
         let session_duration = number(
             pick(
                 &args.session_duration.map(|n| n.to_string()),
@@ -303,18 +294,15 @@ impl SigninConfig {
     }
 }
 
-fn missing(what: &str, flag: &str, var: &str, key: &str, profile: &str) -> SigninError {
-    SigninError::Config(format!(
-        "sign-in needs {what} too: pass {flag}, set {var}, or set {key} in the profile {profile}"
-    ))
+fn missing(what: &str, flag: &str, var: &str, key: &str, profile: &str) -> Error {
+    Error::MissingSetting {
+        what: format!("sign-in needs {what} too"),
+        fix: format!("pass {flag}, set {var}, or set {key} in the profile {profile}"),
+    }
 }
 
 /// A loose ARN check that catches a swapped or truncated value: `arn:PARTITION:SERVICE::ACCOUNT:RESOURCE`.
-fn check_arn(
-    (arn, from): &(String, String),
-    service: &str,
-    resource: &str,
-) -> Result<(), SigninError> {
+fn check_arn((arn, from): &(String, String), service: &str, resource: &str) -> Result<(), Error> {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let ok = parts.len() == 6
         && parts[0] == "arn"
@@ -332,10 +320,12 @@ fn check_arn(
         "iam" => "arn:aws:iam::123456789012:role/RedshiftIdc",
         _ => "arn:aws:sso::123456789012:application/ssoins-1111111111111111/apl-2222222222222222",
     };
-    Err(SigninError::Config(format!(
-        "invalid ARN '{}' (from {from}): expected an ARN such as {example}",
-        printable(arn)
-    )))
+    Err(Error::invalid(
+        "ARN",
+        arn,
+        Some(from),
+        format!("expected an ARN such as {example}"),
+    ))
 }
 
 fn expand_home(path: &str, env: &Env) -> PathBuf {
@@ -350,11 +340,7 @@ mod tests {
     use super::*;
 
     /// Resolves as a run does: the shared files read once, then the settings.
-    fn resolve(
-        args: &SigninArgs,
-        profile: &str,
-        env: &Env,
-    ) -> Result<Option<SigninConfig>, SigninError> {
+    fn resolve(args: &SigninArgs, profile: &str, env: &Env) -> Result<Option<SigninConfig>, Error> {
         let files = SharedConfig::load(env, Duration::from_secs(5)).expect("readable files");
         SigninConfig::resolve(args, profile, env, &files)
     }
@@ -396,7 +382,7 @@ mod tests {
         assert_eq!(c.session_duration, Duration::from_secs(1800));
         assert_eq!(c.browser.as_deref(), Some("none"));
         assert_eq!(c.listen_port, DEFAULT_LISTEN_PORT);
-        assert_eq!(c.scopes, vec!["openid".to_owned()]);
+        assert_eq!(c.scopes, ["openid", "aws", "sts:identity_context"]);
         assert_eq!(c.bootstrap_profile(), "dev");
 
         let env = Env::from_pairs([

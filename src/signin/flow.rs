@@ -11,18 +11,18 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use sha2::{Digest, Sha256};
 use tracing::{info, warn};
 
 use super::SigninError;
 use super::config::{SigninConfig, SigninKind};
 use super::pkce::Pkce;
-use super::service::{Authorize, AuthorizeRequest, Grant, IdcTokens, IdentityCenter};
-use super::session::{self, Session, SessionKey};
-use crate::cache::{Fingerprint, Miss, Mode, Store};
+use super::service::{Authorize, AuthorizeRequest};
+use super::session::{Session, SessionKey, cached, session_name, store_session};
+use crate::aws::config::shared_config::SharedConfig;
+use crate::aws::identity_center::{Grant, IdcTokens, IdentityCenter};
+use crate::cache::{Mode, Store};
 use crate::env::Env;
 use crate::error::Error;
-use crate::shared_config::SharedConfig;
 
 /// Where a session came from, for `-v` and `login`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub struct Plan<'a> {
 impl Plan<'_> {
     pub fn key(&self, env: &Env) -> SessionKey {
         let person = self.config.jwt.as_ref().and_then(|j| j.subject_hint(env));
-        let chain = Fingerprint::of(
+        let chain = crate::aws::config::chain::fingerprint(
             env,
             self.files,
             self.config.bootstrap_profile(),
@@ -147,12 +147,6 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
     Ok((s, Origin::SignedIn))
 }
 
-/// The session cached for `key`, whatever its freshness.
-pub fn cached(store: Option<&Store>, key: &SessionKey, now: SystemTime) -> Result<Session, Miss> {
-    let store = store.ok_or(Miss::Absent)?;
-    session::decode(&store.read(&key.id)?, Some(&key.meta), now)
-}
-
 impl Session {
     fn signed_in_after(&self, since: Instant, clock: &dyn Fn() -> SystemTime) -> bool {
         let since = clock() - since.elapsed();
@@ -186,10 +180,11 @@ fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTok
     match cfg.kind {
         SigninKind::Jwt => {
             let deadline = Instant::now() + plan.call_timeout;
-            let source = cfg
-                .jwt
-                .as_ref()
-                .ok_or_else(|| SigninError::Config("the jwt sign-in needs a JWT source".into()))?;
+            let source = cfg.jwt.as_ref().ok_or_else(|| Error::MissingSetting {
+                what: "the jwt sign-in needs a JWT source".into(),
+                fix: "set redshift_idc_jwt_command, redshift_idc_jwt_file or redshift_idc_jwt"
+                    .into(),
+            })?;
             let jwt = source.read(deps.env, deadline)?;
             deps.idc
                 .create_token_with_iam(Grant::JwtBearer { assertion: &jwt }, deadline)
@@ -248,29 +243,6 @@ fn assume(
         refresh_token: tokens.refresh_token,
         credentials,
     })
-}
-
-/// `redshift-idc-token-` and 16 hex digits of the user id: valid for RoleSessionName
-/// (`[\w+=,.@-]{2,64}`) whatever the id looks like, and the same for the same person.
-pub fn session_name(user: &str) -> String {
-    format!(
-        "redshift-idc-token-{}",
-        &hex::encode(Sha256::digest(user.as_bytes()))[..16]
-    )
-}
-
-fn store_session(
-    store: Option<&Store>,
-    guard: Option<&crate::cache::LockGuard>,
-    key: &SessionKey,
-    s: &Session,
-) {
-    if let (Some(store), Some(guard)) = (store, guard) {
-        match store.write(guard, &key.id, &s.encode()) {
-            Ok(()) => info!(key = %key.id, "cached the sign-in session"),
-            Err(e) => warn!(error = %e, "could not cache the sign-in session"),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -417,7 +389,7 @@ mod tests {
 
     fn world(ttl: u64) -> World {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path(), session::STORE).unwrap();
+        let store = Store::open(dir.path(), super::super::session::STORE).unwrap();
         let jwt = jwt::make(&serde_json::json!({"iss": "https://idp", "sub": "ann"}));
         World {
             _dir: dir,

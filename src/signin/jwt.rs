@@ -5,16 +5,26 @@
 //! the JWT; we only use `iss`/`sub` to tell people apart in cache keys and `doctor`, and the
 //! ID token's `sub` (issued to us by sso-oidc over TLS) as the signed-in user's name.
 
-use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::SigninError;
-use super::base64url;
 use crate::env::Env;
 use crate::error::Error;
+use crate::small_file::{self, Contents, Rules};
 use crate::token::{MAX_TOKEN_LEN, Secret};
+
+/// How a JWT file and a JWT command's output are read: no more than a JWT can be (a little
+/// more, for the line end and blanks trimmed after), a FIFO's writer waited for until the
+/// deadline, and a character device (`/dev/stdin`) read like a pipe.
+const RULES: Rules = Rules {
+    max_bytes: MAX_TOKEN_LEN as u64 + 1024,
+    too_large: TOO_LONG,
+    wait_for_writer: true,
+    devices: true,
+};
+const TOO_LONG: &str = "longer than 64 KiB, the limit of a JWT";
 
 /// Where the JWT comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,13 +49,7 @@ impl JwtSource {
     pub fn read(&self, env: &Env, deadline: Instant) -> Result<Secret, Error> {
         let raw = match self {
             JwtSource::Command(c) => run_command(c, deadline)?,
-            JwtSource::File(path) => {
-                let bytes = std::fs::read(path).map_err(|source| SigninError::JwtFile {
-                    path: path.clone(),
-                    source,
-                })?;
-                Secret::new(String::from_utf8_lossy(&bytes).into_owned())
-            }
+            JwtSource::File(path) => read_file(path, deadline)?,
             JwtSource::Env(var) => Secret::new(
                 env.get(var)
                     .ok_or_else(|| SigninError::JwtMissing { var: var.clone() })?
@@ -65,7 +69,17 @@ impl JwtSource {
     pub fn subject_hint(&self, env: &Env) -> Option<String> {
         let jwt = match self {
             JwtSource::Command(_) => return None,
-            JwtSource::File(p) => std::fs::read_to_string(p).ok()?,
+            // Only a regular file, told by `stat` without opening it: a pipe (`<(...)`) would
+            // be used up before the sign-in reads it, and even opening a FIFO lets its writer's
+            // `open` return, only to find no reader when it writes.
+            JwtSource::File(p) => {
+                if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) {
+                    return None;
+                }
+                let file = small_file::open(p).ok()?;
+                let bytes = small_file::read_open(file, Instant::now(), &RULES).bytes()?;
+                String::from_utf8(bytes.to_vec()).ok()?
+            }
             JwtSource::Env(v) => env.get(v)?.to_owned(),
         };
         let c = claims(jwt.trim())?;
@@ -74,7 +88,43 @@ impl JwtSource {
     }
 }
 
+/// The seconds from now to `deadline`, rounded: the `--timeout` the caller gave, for messages.
+fn seconds_left(deadline: Instant) -> u64 {
+    (deadline
+        .saturating_duration_since(Instant::now())
+        .as_millis() as u64
+        + 500)
+        / 1000
+}
+
+/// Reads a JWT file with [`small_file`]: once (a pipe such as `<(...)` cannot be read
+/// twice), bounded by `deadline` and the size of a JWT.
+fn read_file(path: &Path, deadline: Instant) -> Result<Secret, Error> {
+    let seconds = seconds_left(deadline);
+    let fail = |source: std::io::Error| SigninError::JwtFile {
+        path: path.to_owned(),
+        source,
+    };
+    let file = small_file::open(path).map_err(fail)?;
+    let problem = match small_file::read_open(file, deadline, &RULES) {
+        Contents::Bytes(b) => return Ok(Secret::new(String::from_utf8_lossy(&b).into_owned())),
+        Contents::Missing => "it does not exist".to_owned(),
+        Contents::Unusable(why) if why == TOO_LONG => format!("it is {why}"),
+        Contents::Unusable(why) => format!("it {why}"),
+        Contents::TimedOut => format!(
+            "no writer finished writing it within {seconds} s (--timeout): it is a pipe or device, and it must be written and closed in time"
+        ),
+    };
+    Err(fail(std::io::Error::other(problem)).into())
+}
+
+/// Runs the JWT command with `sh -c`; its standard output, read until end of file, is the JWT.
+///
+/// Everything is bounded: the output by the size of a JWT and the whole by `deadline`. At
+/// either limit the command, its children and any process still holding its output (a
+/// background child that outlived it) are killed, so nothing it started outlives the wait.
 fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
+    let seconds = seconds_left(deadline);
     let shown = crate::target::printable(command);
     let fail = |detail: String| SigninError::JwtCommand {
         command: shown.clone(),
@@ -88,29 +138,55 @@ fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
         .stderr(Stdio::inherit())
         .spawn()
         .map_err(|e| fail(format!("cannot start sh: {e}")))?;
-    let mut stdout = child.stdout.take().expect("stdout is piped");
-    let reader = std::thread::spawn(move || {
-        let mut out = Vec::new();
-        let _ = (&mut stdout)
-            .take(MAX_TOKEN_LEN as u64 + 1)
-            .read_to_end(&mut out);
-        Secret::new(String::from_utf8_lossy(&out).into_owned())
-    });
+    let stdout = std::fs::File::from(std::os::fd::OwnedFd::from(
+        child.stdout.take().expect("stdout is piped"),
+    ));
+    // Keeps our end open while the holders are found: the pipe is how they are recognized.
+    let ours = stdout.try_clone().ok();
+    let end = |child: &mut std::process::Child| {
+        crate::children::kill_tree(child.id());
+        if let Some(ours) = &ours {
+            crate::children::kill_pipe_holders(ours);
+        }
+        let _ = child.wait();
+    };
+    let out = match small_file::drain(stdout, deadline, &RULES) {
+        Contents::Bytes(b) => Secret::new(String::from_utf8_lossy(&b).into_owned()),
+        Contents::Unusable(why) => {
+            end(&mut child);
+            let detail = if why == TOO_LONG {
+                format!("its output was {why}")
+            } else {
+                format!("its output {why}")
+            };
+            return Err(fail(detail).into());
+        }
+        Contents::TimedOut | Contents::Missing => {
+            let exited = matches!(child.try_wait(), Ok(Some(_)));
+            end(&mut child);
+            return Err(fail(if exited {
+                format!(
+                    "it exited, but a process it started in the background kept its output open past {seconds} s (--timeout); that process was ended (send a background process's output elsewhere, e.g. `>/dev/null`)"
+                )
+            } else {
+                format!("it did not finish within {seconds} s (--timeout)")
+            })
+            .into());
+        }
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(fail("it did not finish within --timeout".into()).into());
+                end(&mut child);
+                return Err(
+                    fail(format!("it did not finish within {seconds} s (--timeout)")).into(),
+                );
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(fail(e.to_string()).into()),
         }
     };
-    let out = reader
-        .join()
-        .map_err(|_| fail("its output could not be read".into()))?;
     if !status.success() {
         return Err(fail(format!("it exited with {status}")).into());
     }
@@ -127,7 +203,7 @@ fn check_shape(jwt: &str) -> Result<(), &'static str> {
         return Err("it is empty");
     }
     if jwt.len() > MAX_TOKEN_LEN {
-        return Err("it is longer than 64 KiB");
+        return Err("it is longer than 64 KiB, the limit of a JWT");
     }
     if jwt.split('.').count() != 3 {
         return Err("it does not have three dot-separated parts");
@@ -138,28 +214,11 @@ fn check_shape(jwt: &str) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// The payload of a JWT as a JSON object, unverified.
-pub fn claims(jwt: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
-    let payload = jwt.split('.').nth(1)?;
-    match serde_json::from_slice(&base64url::decode(payload)?).ok()? {
-        serde_json::Value::Object(m) => Some(m),
-        _ => None,
-    }
-}
-
-/// The claim `name` of a JWT as a string.
-pub fn claim(jwt: &str, name: &str) -> Option<String> {
-    claims(jwt)?.get(name)?.as_str().map(str::to_owned)
-}
-
 #[cfg(test)]
-pub(crate) fn make(payload: &serde_json::Value) -> String {
-    format!(
-        "{}.{}.sig",
-        base64url::encode(br#"{"alg":"RS256"}"#),
-        base64url::encode(payload.to_string().as_bytes())
-    )
-}
+pub(crate) use crate::jwt_claims::claim;
+pub use crate::jwt_claims::claims;
+#[cfg(test)]
+pub(crate) use crate::jwt_claims::make;
 
 #[cfg(test)]
 mod tests {

@@ -39,31 +39,30 @@
 //! (the browser side), `jwt` (JWT sources and claims), `session` (the cached session),
 //! `commands` (`login`, `logout`, `credentials`), `error`.
 
-mod aws;
-mod base64url;
 mod browser;
-mod commands;
 mod config;
-mod error;
 mod flow;
 mod jwt;
 mod loopback;
 mod pkce;
 mod service;
-mod session;
+pub mod session;
 
 use std::time::{Duration, SystemTime};
 
-pub use commands::{Status, credentials, list_sessions, login, logout, status};
 pub use config::{SigninConfig, SigninKind};
-pub use error::SigninError;
 pub use flow::{Origin, Want};
 pub use session::{RoleCredentials, Session};
 
+// The sign-in's own files name these as their neighbours.
+use crate::base64url;
+use crate::error::SigninError;
+
+use crate::aws::config::shared_config::SharedConfig;
+use crate::aws::identity_center::AwsIdentityCenter;
 use crate::cache::Cache;
 use crate::env::{self, Env};
 use crate::error::Error;
-use crate::shared_config::SharedConfig;
 
 /// Where a run signs in: the settings and the regions and bounds that apply.
 pub struct Signin<'a> {
@@ -89,18 +88,28 @@ impl Signin<'_> {
     /// Who the cached session for these settings is signed in as (`Session::identity`),
     /// whether or not its credentials are still fresh; `None` without one. No network.
     pub fn cached_identity(&self, cache: Option<&Cache>) -> Option<String> {
+        let s = self.cached_session(cache)?;
+        tracing::info!(user = %s.user, "signed in (cached session)");
+        Some(s.identity())
+    }
+
+    /// The cached session for these settings, fresh or not; `None` without one. No network.
+    pub fn cached_session(&self, cache: Option<&Cache>) -> Option<Session> {
         let idc_region = self.idc_region().ok()?;
         let store = cache?.store(session::STORE).ok()?;
+        session::cached(Some(&store), &self.key(&idc_region)?, SystemTime::now()).ok()
+    }
+
+    /// The key of the session for these settings in `idc_region`.
+    pub fn key(&self, idc_region: &str) -> Option<session::SessionKey> {
         let plan = flow::Plan {
             config: self.config,
-            idc_region: &idc_region,
+            idc_region,
             authorize_endpoint: "",
             call_timeout: self.call_timeout,
             files: self.files,
         };
-        let s = flow::cached(Some(&store), &plan.key(self.env), SystemTime::now()).ok()?;
-        tracing::info!(user = %s.user, "signed in (cached session)");
-        Some(s.identity())
+        Some(plan.key(self.env))
     }
 
     /// A fresh session, with the real sso-oidc, STS, browser and the cache.
@@ -114,7 +123,7 @@ impl Signin<'_> {
                 None
             }
         });
-        let idc = aws::AwsIdentityCenter::new(
+        let mut idc = AwsIdentityCenter::new(
             cfg.application_arn.clone(),
             cfg.role_arn.clone(),
             idc_region.clone(),
@@ -122,6 +131,7 @@ impl Signin<'_> {
             self.call_timeout,
             self.files.clone(),
         );
+        idc.scopes = cfg.scopes.clone();
         let opener = browser::BrowserCommand {
             hook: cfg.browser.clone(),
         };
@@ -175,19 +185,6 @@ fn authorize_endpoint(cfg: &SigninConfig, region: &str, env: &Env) -> String {
     format!("{base}/authorize")
 }
 
-impl RoleCredentials {
-    /// The credentials as the AWS SDK takes them.
-    pub fn to_sdk(&self) -> aws_credential_types::Credentials {
-        aws_credential_types::Credentials::new(
-            self.access_key_id.clone(),
-            self.secret_access_key.expose().to_owned(),
-            Some(self.session_token.expose().to_owned()),
-            Some(self.expiration),
-            "redshift-idc-token sign-in",
-        )
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,7 +227,8 @@ mod tests {
                 "arn:aws:iam::123456789012:role/R",
             ),
         ]);
-        let files = crate::shared_config::SharedConfig::from_texts("", "").expect("empty files");
+        let files = crate::aws::config::shared_config::SharedConfig::from_texts("", "")
+            .expect("empty files");
         SigninConfig::resolve(&crate::cli::SigninArgs::default(), "default", &env, &files)
             .unwrap()
             .unwrap()

@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use super::config::SigninConfig;
-use crate::cache::{Fingerprint, Miss, check_schema};
+pub use crate::aws::credentials::RoleCredentials;
+use crate::cache::{Fingerprint, LockGuard, Miss, Store, check_schema};
 use crate::token::{Secret, parse_rfc3339, rfc3339};
+use tracing::{info, warn};
 
 /// Bump when the meaning of a session key or the entry format changes.
 pub const SCHEMA: u32 = 1;
@@ -24,15 +26,6 @@ pub const STORE: &str = "signin-v1";
 pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
 /// Clock skew tolerated before an entry "signed in in the future" is distrusted.
 const FUTURE_SLACK: Duration = Duration::from_secs(300);
-
-/// Identity-enhanced role credentials from AssumeRole.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RoleCredentials {
-    pub access_key_id: String,
-    pub secret_access_key: Secret,
-    pub session_token: Secret,
-    pub expiration: SystemTime,
-}
 
 /// What decides which session is the right one; kept in the entry and checked on read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,6 +192,35 @@ pub fn decode(
             expiration,
         },
     })
+}
+
+/// The session cached for `key`, whatever its freshness.
+pub fn cached(store: Option<&Store>, key: &SessionKey, now: SystemTime) -> Result<Session, Miss> {
+    let store = store.ok_or(Miss::Absent)?;
+    decode(&store.read(&key.id)?, Some(&key.meta), now)
+}
+
+/// `redshift-idc-token-` and 16 hex digits of the user id: valid for RoleSessionName
+/// (`[\w+=,.@-]{2,64}`) whatever the id looks like, and the same for the same person.
+pub fn session_name(user: &str) -> String {
+    format!(
+        "redshift-idc-token-{}",
+        &hex::encode(Sha256::digest(user.as_bytes()))[..16]
+    )
+}
+
+pub fn store_session(
+    store: Option<&Store>,
+    guard: Option<&LockGuard>,
+    key: &SessionKey,
+    s: &Session,
+) {
+    if let (Some(store), Some(guard)) = (store, guard) {
+        match store.write(guard, &key.id, &s.encode()) {
+            Ok(()) => info!(key = %key.id, "cached the sign-in session"),
+            Err(e) => warn!(error = %e, "could not cache the sign-in session"),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -235,7 +235,8 @@ def start_wire_server(tmp_path: Path, children: list[Child],
     counter = iter(range(1000))
 
     def start(*, expect_token: str | None = None, max_connections: int = 1,
-              cert: tuple[Path, Path] | None = None, max_seconds: float = 30) -> WireServer:
+              cert: tuple[Path, Path] | None = None, max_seconds: float = 30,
+              access_token_key_file: Path | None = None) -> WireServer:
         n = next(counter)
         cert_path, key_path = cert or server_cert
         report = tmp_path / f"wire{n}.report.json"
@@ -246,6 +247,8 @@ def start_wire_server(tmp_path: Path, children: list[Child],
             expected = tmp_path / f"wire{n}.expected-token"
             expected.write_text(expect_token)
             argv += ["--expect-token-file", str(expected)]
+        if access_token_key_file is not None:
+            argv += ["--access-token-key-file", str(access_token_key_file)]
         child = Child(argv, tmp_path, f"wire{n}")
         children.append(child)
         port = int(child.first_line())

@@ -21,21 +21,39 @@ the server side of exactly the exchange the driver performs for IAM Identity Cen
      Query message; or, when --expect-token-file is given and the token differs, an
      ErrorResponse (FATAL, SQLSTATE 28000, "IdC token rejected ...") and the connection closes.
 
+Token types. `token_type=ACCESS_TOKEN` (what the drivers' BrowserIdcAuthPlugin sends with an
+Identity Center access token) is accepted only for an access token the Identity Center stand-in
+(tests/support/idc_standin.rs) issued and that has not expired, checked with no network: the
+stand-in signs its access tokens as HS256 JWTs (claims `username` = the test person, `sub` = their
+Identity Store user id, `scope`, `exp`, `token_use=access`) with a key the test gives both
+programs (`aws-standin --idc-access-token-key-file F` and `--access-token-key-file F` here: the
+file's content, trailing whitespace removed, as bytes). The token must carry the
+`redshift:connect` scope, as Redshift requires of Identity Center access tokens. Anything else is
+refused with ErrorResponse FATAL 28000 "IdC token rejected: ...". The connection's report entry
+then names the person (`person`, `user_id`). Every other token type (SUBJECT_TOKEN, EXT_JWT) is
+treated as before: any non-empty token, or exactly --expect-token-file's; for a SUBJECT_TOKEN in
+the AWS stand-in's self-describing form (`idc.rs.REGION.ASIAALICE0001....`) `person` is read from
+its role access key id.
+
 It is standard-library only, listens on 127.0.0.1 on an ephemeral port (printed as the first line
 of stdout), serves at most --max-connections connections and exits after --max-seconds at the
 latest. After every connection it rewrites the JSON report given by --report:
 
   {"port": P, "connections": [{"startup_params": {...}, "token": "...", "token_type": "...",
+    "person": null|"alice", "user_id": null|"...",
     "idp_type": "...", "plugin_name": "...", "token_had_nul": false, "outcome": "ok"|"rejected"|
     "error", "error": null|"...", "tls": {"version": ..., "cipher": ...}, "queries": [...]}]}
 
 Run: redshift_wire_server.py --cert server.pem --key server.key --report out.json
-                             [--expect-token-file token.txt] [--max-connections 1] [--max-seconds 30]
+                             [--expect-token-file token.txt] [--access-token-key-file key.txt]
+                             [--max-connections 1] [--max-seconds 30]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import hashlib
 import hmac
 import json
 import os
@@ -84,6 +102,53 @@ PARAMETER_STATUS = [
 ]
 
 
+# The scope an Identity Center access token needs to sign in to Redshift (the drivers'
+# BrowserIdcAuthPlugin registers and authorizes exactly this scope).
+REDSHIFT_CONNECT_SCOPE = "redshift:connect"
+
+
+def _b64url_decode(segment: str) -> bytes:
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def verify_access_token(token: str, key: bytes | None, now: float | None = None
+                        ) -> tuple[dict[str, Any] | None, str | None]:
+    """(claims, None) for a live access token signed with `key`, else (None, why)."""
+    if key is None:
+        return None, "this server was started without --access-token-key-file, so no access token is valid"
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None, "the access token is not one Identity Center issued (not a signed JWT)"
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        claims = json.loads(_b64url_decode(parts[1]))
+        signature = _b64url_decode(parts[2])
+    except (ValueError, UnicodeDecodeError):
+        return None, "the access token is not one Identity Center issued (malformed)"
+    if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+        return None, "the access token is not one Identity Center issued (algorithm)"
+    good = hmac.new(key, f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256).digest()
+    if not hmac.compare_digest(signature, good):
+        return None, "the access token is not one Identity Center issued (bad signature)"
+    if claims.get("token_use") != "access":
+        return None, "the token is not an access token"
+    exp = claims.get("exp")
+    if not isinstance(exp, int) or exp <= (time.time() if now is None else now):
+        return None, "the access token has expired"
+    if REDSHIFT_CONNECT_SCOPE not in str(claims.get("scope", "")).split():
+        return None, f"the access token lacks the {REDSHIFT_CONNECT_SCOPE} scope"
+    return claims, None
+
+
+def person_of_subject_token(token: str) -> str | None:
+    """The test person the AWS stand-in's self-describing token was asked for by, if any."""
+    parts = token.split(".")
+    if len(parts) < 4 or parts[0] != "idc":
+        return None
+    m = re.fullmatch(r"ASIA([A-Z]+)\d{4}", parts[3])
+    return m.group(1).lower() if m else None
+
+
 class ProtocolError(Exception):
     """The client sent something this stand-in does not understand."""
 
@@ -119,12 +184,14 @@ class Connection:
     """Serves one client connection and fills in its report entry."""
 
     def __init__(self, sock: socket.socket, args: argparse.Namespace, tls: ssl.SSLContext,
-                 expected_token: str | None, entry: dict[str, Any]):
+                 expected_token: str | None, entry: dict[str, Any],
+                 access_token_key: bytes | None = None):
         self.raw = sock
         self.sock: socket.socket | ssl.SSLSocket = sock
         self.args = args
         self.tls = tls
         self.expected_token = expected_token
+        self.access_token_key = access_token_key
         self.entry = entry
         self.out = bytearray()
         self.tx_status = b"I"
@@ -235,6 +302,14 @@ class Connection:
             return self.reject("IdC token rejected: the token is empty")
         if params.get("token_type") is None:
             return self.reject("IdC token rejected: the startup message has no token_type")
+        if params.get("token_type") == "ACCESS_TOKEN":
+            claims, why = verify_access_token(token, self.access_token_key)
+            if claims is None:
+                return self.reject(f"IdC token rejected: {why}")
+            self.entry["person"] = claims.get("username")
+            self.entry["user_id"] = claims.get("sub")
+        elif params.get("token_type") == "SUBJECT_TOKEN":
+            self.entry["person"] = person_of_subject_token(token)
         if self.expected_token is not None and not hmac.compare_digest(
                 token.encode("utf-8"), self.expected_token.encode("utf-8")):
             return self.reject("IdC token rejected: the token is not valid for this cluster")
@@ -435,6 +510,12 @@ class Server:
         self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         self.tls.minimum_version = ssl.TLSVersion.TLSv1_2
         self.tls.load_cert_chain(args.cert, args.key)
+        self.access_token_key = None
+        if args.access_token_key_file:
+            with open(args.access_token_key_file, "rb") as f:
+                self.access_token_key = f.read().rstrip() or None
+            if self.access_token_key is None:
+                raise SystemExit(f"--access-token-key-file {args.access_token_key_file} is empty")
         self.expected_token = None
         if args.expect_token_file:
             with open(args.expect_token_file, encoding="utf-8") as f:
@@ -457,7 +538,7 @@ class Server:
 
     def handle(self, sock: socket.socket, entry: dict[str, Any], deadline: float) -> None:
         sock.settimeout(max(0.1, min(self.args.io_timeout, deadline - time.monotonic())))
-        conn = Connection(sock, self.args, self.tls, self.expected_token, entry)
+        conn = Connection(sock, self.args, self.tls, self.expected_token, entry, self.access_token_key)
         try:
             conn.serve()
         except ClientGone:
@@ -496,7 +577,8 @@ class Server:
             # delays its ACK: about 200 ms per connect (a connect is ~7 ms with it).
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             entry = {"peer": f"{peer[0]}:{peer[1]}", "startup_params": None, "token": None,
-                     "token_type": None, "idp_type": None, "plugin_name": None,
+                     "token_type": None, "person": None, "user_id": None, "idp_type": None,
+                     "plugin_name": None,
                      "token_had_nul": None, "outcome": None, "error": None, "tls": None,
                      "queries": []}
             with self.lock:
@@ -516,6 +598,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key", required=True, help="server private key (PEM)")
     p.add_argument("--report", required=True, help="JSON report file, rewritten after each connection")
     p.add_argument("--expect-token-file", help="reject any token that differs from this file's content")
+    p.add_argument("--access-token-key-file",
+                   help="accept token_type=ACCESS_TOKEN only for access tokens signed with this file's "
+                        "content (the Identity Center stand-in's --idc-access-token-key-file)")
     p.add_argument("--max-connections", type=int, default=1)
     p.add_argument("--max-seconds", type=float, default=30.0)
     p.add_argument("--io-timeout", type=float, default=10.0, help="per-connection socket timeout")

@@ -439,9 +439,14 @@ def test_wrong_program_output_is_not_taken_for_a_token(rit: Rit, probe: Probe) -
     (f"ClusterID={CLUSTER_ID}&Region={REGION}&idcTokenExecutable=/bin/sh", {},
      "idcTokenExecutable is not accepted in the URL"),
     (f"ClusterID={CLUSTER_ID}&Region={REGION}&sslmode=disable", {},
-     "without verified TLS: remove sslmode=disable (use sslmode=verify-full)"),
+     "without verified TLS: sslmode=disable does not check the server's certificate "
+     "(only verify-full and verify-ca do): use sslmode=verify-full"),
     (f"ClusterID={CLUSTER_ID}&Region={REGION}", {"ssl": "false"},
-     "without verified TLS: remove ssl=false (use sslmode=verify-full)"),
+     "without verified TLS: ssl=false turns TLS off (the driver uses TLS only with ssl=true, "
+     "its default): remove it"),
+    (f"ClusterID={CLUSTER_ID}&Region={REGION}", {"sslfactory": "com.amazon.redshift.ssl.NonValidatingFactory"},
+     "without verified TLS: sslfactory=com.amazon.redshift.ssl.NonValidatingFactory is not one of "
+     "the driver's certificate-checking factories"),
 ])
 def test_unsafe_settings_are_refused_before_anything_runs(rit: Rit, probe: Probe, tmp_path: Path,
                                                           query: str, props: dict[str, str],
@@ -542,3 +547,98 @@ def test_ini_file_from_the_launcher_signs_in_the_stock_driver(
     (issued,) = rit.standin.issued_tokens()
     (conn,) = server.finish()["connections"]
     assert (conn["token"], conn["token_type"], conn["idp_type"]) == (issued, "SUBJECT_TOKEN", "AwsIdc")
+
+
+# -- the settings table shared with the Python provider (hostile_settings.json) -------------------
+
+HOSTILE = json.loads((Path(__file__).resolve().parent / "hostile_settings.json").read_text())["settings"]
+JDBC_REFUSED = [c for c in HOSTILE if c["jdbc"] == "refused"]
+
+
+# Each setting in the URL, and as a connection property too, except idcTokenExecutable, which as
+# a connection property is the documented way to choose the executable.
+HOSTILE_CASES = [(where, c) for c in JDBC_REFUSED for where in ("url", "properties")
+                 if not (where == "properties" and c["query"].startswith("idcTokenExecutable="))]
+
+
+@pytest.mark.parametrize("where,case", HOSTILE_CASES, ids=[f"{w}-{c['query']}" for w, c in HOSTILE_CASES])
+def test_hostile_settings_are_refused_before_anything_runs(rit: Rit, probe: Probe, tmp_path: Path,
+                                                           case: dict[str, str], where: str) -> None:
+    """No token without verified TLS and no program chosen by the URL; the message names the
+    setting."""
+    marker = tmp_path / "ran"
+    exe = fake_executable(tmp_path, "must-not-run", f"#!/bin/sh\ntouch {marker}\n")
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))
+    key, value = case["query"].replace("PROGRAM", str(exe)).split("=", 1)
+    props = {k: v for k, v in probe.tls().items() if k != key}
+    query = f"ClusterID={CLUSTER_ID}&Region={REGION}"
+    if where == "url":
+        query += f"&{key}={value}"
+    else:
+        props[key] = value
+    r = single_failure(probe.run(url(1, query=query), props, env))
+    assert key in r["message"], r["message"]
+    assert r["sqlstate"] == "22023", r
+    assert not marker.exists(), f"the executable ran although {case['why']}"
+
+
+# -- exit statuses (plugin-config/exit-codes.json) -------------------------------------------------
+
+EXIT_CODES = json.loads((REPO_ROOT / "plugin-config" / "exit-codes.json").read_text())["exit_codes"]
+# What a tool sees for each kind of failure: the deliberate mapping (see plugin-config/jdbc/README.md).
+EXPECTED_SQL = {
+    "internal": ("java.sql.SQLNonTransientConnectionException", "99999"),
+    "usage": ("java.sql.SQLNonTransientException", "22023"),
+    "credentials": ("java.sql.SQLInvalidAuthorizationSpecException", "28000"),
+    "denied": ("java.sql.SQLInvalidAuthorizationSpecException", "28000"),
+    "transient": ("java.sql.SQLTransientConnectionException", "08001"),
+    "sign_in": ("java.sql.SQLInvalidAuthorizationSpecException", "28000"),
+    "setup": ("java.sql.SQLInvalidAuthorizationSpecException", "28000"),
+    "cannot_execute": ("java.sql.SQLNonTransientConnectionException", "08001"),
+    "command_not_found": ("java.sql.SQLNonTransientConnectionException", "08001"),
+}
+
+
+def test_every_exit_code_of_the_table_has_a_mapping_here() -> None:
+    assert set(EXPECTED_SQL) == {c["name"] for c in EXIT_CODES if c["code"] != 0}
+
+
+def test_every_exit_code_maps_to_its_sqlstate_through_the_wrapper(rit: Rit, probe: Probe,
+                                                                   tmp_path: Path) -> None:
+    """One JVM run per code of exit-codes.json; none falls through to the wrapper's 'unknown
+    exit status' case, and only `internal` is reported as a bug (99999)."""
+    for code in EXIT_CODES:
+        if code["code"] == 0:
+            continue
+        exe = fake_executable(tmp_path, f"exit-{code['code']}",
+                              f"#!/bin/sh\necho 'error: the reason ({code['name']})' >&2\nexit {code['code']}\n")
+        r = single_failure(probe.run(url(1), probe.tls(), jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))))
+        assert (r["exception"], r["sqlstate"], r["error_code"]) == (*EXPECTED_SQL[code["name"]], code["code"]), code
+        assert r["message"].startswith(f"error: the reason ({code['name']})"), r["message"]
+        assert "unknown exit status" not in r["message"]
+        if code["name"] == "sign_in":
+            assert "redshift-idc-token login" in r["message"], r["message"]
+
+
+def test_an_exit_status_outside_the_table_is_reported_as_unknown(rit: Rit, probe: Probe,
+                                                                 tmp_path: Path) -> None:
+    exe = fake_executable(tmp_path, "exit-42", "#!/bin/sh\necho 'error: what' >&2\nexit 42\n")
+    r = single_failure(probe.run(url(1), probe.tls(), jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(exe))))
+    assert (r["sqlstate"], r["error_code"]) == ("99999", 42)
+    assert "unknown exit status 42" in r["message"], r["message"]
+
+
+@pytest.mark.parametrize("extra", [
+    {"sslmode": "verify-ca"},
+    {"sslmode": "VERIFY-FULL", "ssl": "TRUE"},
+    {"sslfactory": "com.amazon.redshift.ssl.LibPQFactory"},
+], ids=["verify-ca", "upper-case", "libpq-factory"])
+def test_verifying_settings_still_connect(rit: Rit, probe: Probe, start_wire_server,
+                                          extra: dict[str, str]) -> None:
+    """The control for the refusals above: the settings that check the certificate connect."""
+    server = start_wire_server(max_connections=1)
+    env = jvm_env(rit, REDSHIFT_IDC_TOKEN_BIN=str(rit.bin))
+    (r,) = probe.run(url(server.port), {**probe.tls(), **extra}, env)["results"]
+    assert r["ok"], r
+    (conn,) = server.finish()["connections"]
+    assert conn["outcome"] == "ok" and conn["tls"] is not None

@@ -182,40 +182,40 @@ def test_extra_args_must_be_a_sequence(pkg: Any) -> None:
 def test_find_executable_order(pkg: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from redshift_idc_token import _executable
 
-    scripts, user, on_path = (tmp_path / d for d in ("scripts", "user", "path"))
-    for d in (scripts, user, on_path):
+    installed, on_path = tmp_path / "installed", tmp_path / "path"
+    for d in (installed, on_path):
         d.mkdir()
         (d / "redshift-idc-token").write_text("#!/bin/sh\n")
         (d / "redshift-idc-token").chmod(0o755)
-    monkeypatch.setattr(_executable, "installed_locations",
-                        lambda: [str(scripts / "redshift-idc-token"), str(user / "redshift-idc-token")])
+    monkeypatch.setattr(_executable, "installed_locations", lambda: [str(installed / "redshift-idc-token")])
     env = {"PATH": str(on_path), "REDSHIFT_IDC_TOKEN_EXECUTABLE": "/from/env"}
     assert pkg.find_executable("/explicit", env) == "/explicit"
     assert pkg.find_executable(None, env) == "/from/env"
     del env["REDSHIFT_IDC_TOKEN_EXECUTABLE"]
-    assert pkg.find_executable(None, env) == str(scripts / "redshift-idc-token")
-    (scripts / "redshift-idc-token").unlink()
-    assert pkg.find_executable(None, env) == str(user / "redshift-idc-token")
-    (user / "redshift-idc-token").unlink()
-    assert pkg.find_executable(None, env) == str(on_path / "redshift-idc-token")
-    (on_path / "redshift-idc-token").unlink()
-    with pytest.raises(pkg.TokenError) as excinfo:
+    assert pkg.find_executable(None, env) == str(installed / "redshift-idc-token")
+    (installed / "redshift-idc-token").unlink()
+    with pytest.raises(pkg.TokenError) as excinfo:  # never the one on PATH
         pkg.find_executable(None, env)
     assert str(excinfo.value) == (
-        f"redshift-idc-token not found: looked in {scripts}/redshift-idc-token, "
-        f"{user}/redshift-idc-token and PATH; install it (pip install redshift-idc-token) or set "
-        "REDSHIFT_IDC_TOKEN_EXECUTABLE to its path")
+        f"redshift-idc-token not found next to the redshift_idc_token package: looked in "
+        f"{installed}/redshift-idc-token; reinstall the wheel (pip install redshift-idc-token), "
+        "or set REDSHIFT_IDC_TOKEN_EXECUTABLE to the executable's path")
 
 
-def test_installed_locations_are_this_interpreters_scripts_then_the_user_scheme(pkg: Any) -> None:
+def test_installed_locations_for_the_venv_user_and_target_schemes(pkg: Any) -> None:
     import sysconfig
 
     from redshift_idc_token import _executable
 
-    first, second = _executable.installed_locations()
-    assert first == os.path.join(sysconfig.get_path("scripts"), "redshift-idc-token")
-    assert second == os.path.join(sysconfig.get_path("scripts", scheme=sysconfig.get_preferred_scheme("user")),
-                                  "redshift-idc-token")
+    venv_lib = sysconfig.get_path("purelib")
+    assert _executable.installed_locations(venv_lib)[:2] == [
+        os.path.join(venv_lib, "bin", "redshift-idc-token"),
+        os.path.join(sysconfig.get_path("scripts"), "redshift-idc-token")]
+    user = sysconfig.get_preferred_scheme("user")
+    user_lib = sysconfig.get_path("purelib", user)
+    assert os.path.join(sysconfig.get_path("scripts", user), "redshift-idc-token") in \
+        _executable.installed_locations(user_lib)
+    assert _executable.installed_locations("/opt/layer") == ["/opt/layer/bin/redshift-idc-token"]
 
 
 def test_the_module_works_without_the_driver(tmp_path: Path) -> None:
@@ -262,9 +262,11 @@ def test_target_from_connect_arguments(pkg: Any, given: dict[str, str], expected
     assert out == expected
 
 
-def test_provider_hands_over_the_token_and_sets_token_type(pkg: Any, tmp_path: Path) -> None:
-    """`login_url` names the executable; the driver reads token_type from its property object."""
-    info = props(cluster_identifier="mycluster", region="us-east-1", login_url=str(printing(tmp_path)))
+def test_provider_hands_over_the_token_and_sets_token_type(pkg: Any, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver reads token_type from its property object."""
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(printing(tmp_path)))
+    info = props(cluster_identifier="mycluster", region="us-east-1")
     assert info.token_type is None
     p = plugin(pkg, info)
     assert p.get_auth_token() == FAKE_TOKEN
@@ -278,17 +280,21 @@ def test_provider_uses_the_environment_variable(pkg: Any, tmp_path: Path,
     assert plugin(pkg, props(cluster_identifier="c")).get_auth_token() == FAKE_TOKEN
 
 
-def test_provider_timeout_is_idp_response_timeout(pkg: Any, tmp_path: Path) -> None:
+def test_provider_timeout_is_idp_response_timeout(pkg: Any, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     exe = fake_executable(tmp_path, "exec sleep 30")
-    p = plugin(pkg, props(cluster_identifier="c", login_url=str(exe), idp_response_timeout=1))
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(exe))
+    p = plugin(pkg, props(cluster_identifier="c", idp_response_timeout=1))
     with pytest.raises(InterfaceError, match="^redshift-idc-token did not finish within 1 s and was stopped$"):
         p.get_auth_token()
 
 
-def test_provider_failure_is_the_drivers_interface_error(pkg: Any, tmp_path: Path) -> None:
+def test_provider_failure_is_the_drivers_interface_error(pkg: Any, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     exe = fake_executable(tmp_path, "echo \"error: invalid value 'x' for '--host <HOST>'\" >&2; exit 2")
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(exe))
     with pytest.raises(InterfaceError) as excinfo:
-        plugin(pkg, props(login_url=str(exe))).get_auth_token()
+        plugin(pkg, props()).get_auth_token()
     assert str(excinfo.value) == (
         "redshift-idc-token failed with exit status 2: error: invalid value 'x' for '--host <HOST>' "
         "[connect arguments: host=, or cluster_identifier= or serverless_work_group= with region=]")
@@ -296,7 +302,8 @@ def test_provider_failure_is_the_drivers_interface_error(pkg: Any, tmp_path: Pat
 
 
 @pytest.mark.parametrize("given,expected", [
-    ({"ssl": False}, "^Authentication must use an SSL connection: "),
+    ({"ssl": False}, "^Authentication must use an SSL connection: .*ssl=False: "),
+    ({"login_url": "/bin/sh"}, "does not take login_url: .* must not choose a program to run"),
     ({"iam": True}, "cannot be used with iam=True"),
     ({"token": "mine"}, "do not pass token "),
     ({"access_key_id": "AKID", "secret_access_key": "s"}, "do not pass access_key_id, secret_access_key "),
@@ -304,18 +311,21 @@ def test_provider_failure_is_the_drivers_interface_error(pkg: Any, tmp_path: Pat
     ({"is_serverless": True, "host": "db.example.com"}, "pass serverless_work_group="),
 ])
 def test_provider_refuses_before_running_anything(pkg: Any, tmp_path: Path, given: dict[str, Any],
-                                                  expected: str) -> None:
-    p = plugin(pkg, props(login_url=str(printing(tmp_path)), **given))
+                                                  expected: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(printing(tmp_path)))
+    p = plugin(pkg, props(**given))
     with pytest.raises(InterfaceError, match=expected):
         p.get_auth_token()
     assert not (tmp_path / "argv.txt").exists(), "the executable must not have been run"
 
 
 def test_the_drivers_refresh_path_never_logs_the_token(pkg: Any, tmp_path: Path,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+                                                       caplog: pytest.LogCaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     """The driver calls get_credentials(); the base class's refresh() would log the token."""
     caplog.set_level(logging.DEBUG)
-    p = plugin(pkg, props(cluster_identifier="c", login_url=str(printing(tmp_path))))
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(printing(tmp_path)))
+    p = plugin(pkg, props(cluster_identifier="c"))
     assert p.get_credentials().access_token == FAKE_TOKEN
     assert p.get_idp_token() == FAKE_TOKEN
     assert caplog.records and FAKE_TOKEN not in caplog.text
@@ -345,3 +355,117 @@ def test_dbt_wraps_connect_once(pkg: Any) -> None:
     assert module.connect(host="h", user="", password="p") == "conn"
     assert calls == [{"host": "h", "credentials_provider": "redshift_idc_token.IdpTokenAuthPlugin",
                       "ssl": True}]
+
+
+# -- exit statuses (plugin-config/exit-codes.json) -------------------------------------------------
+
+EXIT_CODES = json.loads((PACKAGE_SRC.parents[1] / "exit-codes.json").read_text())["exit_codes"]
+
+
+def test_every_exit_code_of_the_table_has_a_name_and_a_deliberate_hint(pkg: Any) -> None:
+    """The one table is plugin-config/exit-codes.json: a code added there without a mapping here
+    (or a name changed) fails this test."""
+    from redshift_idc_token.provider import FAILURE_HINTS
+
+    assert dict(pkg.EXIT_STATUS_NAMES) == {c["code"]: c["name"] for c in EXIT_CODES}
+    failures = {c["name"] for c in EXIT_CODES if c["code"] != 0}
+    assert set(FAILURE_HINTS) == failures, "each failure kind needs a deliberate entry (\"\" for none)"
+
+
+@pytest.mark.parametrize("code", [c for c in EXIT_CODES if c["code"] != 0], ids=lambda c: c["name"])
+def test_each_exit_status_reaches_the_driver_with_its_kind(pkg: Any, tmp_path: Path, code: dict[str, Any],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    exe = fake_executable(tmp_path, f"echo 'error: the reason ({code['name']})' >&2; exit {code['code']}")
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(exe))
+    with pytest.raises(InterfaceError) as excinfo:
+        plugin(pkg, props(cluster_identifier="c")).get_auth_token()
+    cause = excinfo.value.__cause__
+    assert isinstance(cause, pkg.TokenError)
+    assert (cause.exit_status, cause.kind) == (code["code"], code["name"])
+    assert str(excinfo.value).startswith(
+        f"redshift-idc-token failed with exit status {code['code']}: error: the reason ({code['name']})")
+    if code["name"] == "sign_in":
+        assert "redshift-idc-token login" in str(excinfo.value)
+    if code["name"] == "internal":
+        assert str(excinfo.value).endswith(f"({code['name']})"), "no hint for a bug"
+
+
+# -- the executable's pipes -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("held", ["stderr", "stdout and stderr"])
+def test_a_helper_that_keeps_the_pipes_open_does_not_stall_the_token(pkg: Any, tmp_path: Path,
+                                                                     held: str) -> None:
+    """A JWT command's agent started by the executable may keep its stderr (or both) open: the
+    token printed before the executable exited is taken after a short grace, not at the timeout."""
+    pidfile = tmp_path / "helper.pid"
+    redirect = "" if held == "stdout and stderr" else ">/dev/null"
+    exe = printing(tmp_path, extra=f"sleep 60 {redirect} & echo $! > '{pidfile}'")
+    started = time.monotonic()
+    try:
+        issued = pkg.get_token(cluster_id="c", executable=str(exe), timeout=20)
+        elapsed = time.monotonic() - started
+    finally:
+        helper = int(pidfile.read_text())
+        os.kill(helper, 9)
+    assert issued.token == FAKE_TOKEN
+    assert elapsed < 3, f"took {elapsed:.1f} s"
+
+
+def test_output_written_just_before_exit_is_all_read(pkg: Any, tmp_path: Path) -> None:
+    """No truncation: a large error line written right before exiting arrives whole."""
+    exe = fake_executable(tmp_path, "head -c 100000 /dev/zero | tr '\\0' a; "
+                                    "printf 'error: %s\\n' \"$(head -c 300 /dev/zero | tr '\\0' b)\" >&2; exit 3")
+    with pytest.raises(pkg.TokenError) as excinfo:
+        pkg.get_token(cluster_id="c", executable=str(exe))
+    assert str(excinfo.value).endswith("b" * 300)
+
+
+# -- where the executable is found, for every install scheme -----------------------------------------
+
+def layout(root: Path, package_dir: Path, bin_dir: Path, name: str) -> Path:
+    """A copy of the package at package_dir and an executable that prints `name` at bin_dir."""
+    import shutil as _shutil
+
+    _shutil.copytree(PACKAGE_SRC / "redshift_idc_token", package_dir / "redshift_idc_token")
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = bin_dir / "redshift-idc-token"
+    exe.write_text(f"#!/bin/sh\necho {name}\n")
+    exe.chmod(0o755)
+    return exe
+
+
+def found_by(package_dir: Path, path_dir: Path) -> subprocess.CompletedProcess[str]:
+    code = ("import redshift_idc_token as r\n"
+            "try:\n    print(r.find_executable())\n"
+            "except r.TokenError as e:\n    print('TokenError:', e)\n")
+    env = {k: v for k, v in os.environ.items() if k != "REDSHIFT_IDC_TOKEN_EXECUTABLE"}
+    env.update(PYTHONPATH=str(package_dir), PATH=f"{path_dir}:/usr/bin:/bin")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=30, check=False)
+
+
+@pytest.mark.parametrize("scheme", ["target", "prefix"])
+def test_the_executable_next_to_the_package_wins_over_path(tmp_path: Path, scheme: str) -> None:
+    """`pip install --target DIR` puts the executable in DIR/bin; `--prefix P` in P/bin with the
+    package in P/lib/pythonX.Y/site-packages. Another redshift-idc-token on PATH is not it."""
+    layout(tmp_path, tmp_path / "path", tmp_path / "path", "the-one-on-path")
+    if scheme == "target":
+        pkgdir, bindir = tmp_path / "layer", tmp_path / "layer" / "bin"
+    else:
+        pkgdir = tmp_path / "prefix" / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        bindir = tmp_path / "prefix" / "bin"
+    exe = layout(tmp_path, pkgdir, bindir, "the-installed-one")
+    proc = found_by(pkgdir, tmp_path / "path")
+    assert proc.stdout.strip() == str(exe), proc.stderr
+
+
+def test_a_missing_installed_executable_is_an_error_not_another_program(tmp_path: Path) -> None:
+    layout(tmp_path, tmp_path / "path", tmp_path / "path", "the-one-on-path")
+    pkgdir = tmp_path / "layer"
+    layout(tmp_path, pkgdir, pkgdir / "bin", "x")
+    (pkgdir / "bin" / "redshift-idc-token").unlink()
+    proc = found_by(pkgdir, tmp_path / "path")
+    out = proc.stdout.strip()
+    assert out.startswith("TokenError: redshift-idc-token not found next to the redshift_idc_token package"), out
+    assert str(pkgdir / "bin" / "redshift-idc-token") in out
+    assert "REDSHIFT_IDC_TOKEN_EXECUTABLE" in out

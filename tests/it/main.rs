@@ -29,6 +29,7 @@ mod resolve;
 mod secrets;
 mod signin;
 mod signin_cli;
+mod signin_limits;
 mod time_limit;
 mod token_cmd;
 mod torture;

@@ -171,3 +171,44 @@ fn verbose_names_the_real_source_of_a_region_from_a_file() {
     assert!(log.contains("region=eu-west-3"), "{log}");
     assert!(log.contains("credentials file"), "{log}");
 }
+
+/// Help and version are documents on stdout: written whole or the run fails (exit 1). An
+/// unwritable stderr never changes the documented status (`eprintln!` would make it 101).
+#[test]
+fn unwritable_stdout_or_stderr_keep_the_documented_status() {
+    let full = || {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap()
+    };
+    let bin = env!("CARGO_BIN_EXE_redshift-idc-token");
+    for args in [&["--help"][..], &["--version"], &["help"]] {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .stdout(full())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?} to /dev/full");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("could not write the output"), "{err}");
+    }
+    for (args, code) in [
+        (&["--cluster-id", "-bad"][..], 2),
+        (&["--cluster-id", "Bad--id", "--region", "us-east-1"], 2),
+        (&["exec"], 2),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(args)
+            .env("REDSHIFT_IDC_TOKEN_CACHE_DIR", std::env::temp_dir())
+            .stderr(full())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(code),
+            "{args:?} with stderr on /dev/full"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}

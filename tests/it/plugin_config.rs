@@ -112,7 +112,7 @@ fn java(args: &[&str], input: &str) -> Vec<String> {
 fn jdbc_ini_file_is_written_privately_and_read_by_the_driver_rules() {
     let (s, sb) = setup(Some(TRICKY_JDBC));
     let target = sb.home().join("rsjdbc.ini");
-    std::fs::write(&target, "old contents\n").unwrap();
+    std::fs::write(&target, "[Redshift-IdC]\ntoken = stale\n").unwrap();
     let out = jdbc(
         &sb,
         &[
@@ -453,7 +453,7 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
     let (s, sb) = setup(Some(TRICKY_ODBC));
     let target = sb.home().join("redshift-idc.odbc.ini");
     let target_s = target.to_str().unwrap();
-    std::fs::write(&target, "old contents\n").unwrap();
+    std::fs::write(&target, "[Redshift-IdC]\ntoken = stale\n").unwrap();
     let args = [
         "--odbc-ini",
         target_s,
@@ -532,6 +532,179 @@ fn odbc_dsn_file_is_written_privately_and_read_by_unixodbc() {
         ],
     );
     assert_failure(&out, 2, &["invalid DSN name"]);
+}
+
+/// A user's `~/.odbc.ini` with other data sources, comments and odd spacing around the one
+/// `--odbc-ini --dsn` keeps fresh.
+const USER_ODBC_INI: &str = "; my data sources, by hand\n\
+[ODBC Data Sources]\n\
+Other = Some Driver\n\
+Redshift-IdC=Old Driver\n\
+\n\
+[Other]\n\
+Driver = Some Driver\n\
+Server = other.example\n\
+# a comment with = in it\n\
+Description = keep me\n\
+\n\
+[Redshift-IdC]\n\
+; what this DSN is for\n\
+Driver=Old Driver\n\
+Host = old.example\n\
+TOKEN = old-token\n\
+sslmode = verify-ca\n\
+UID = me\n\
+\n\
+\n\
+[Third]\n\
+Driver = x\n";
+
+/// What `--odbc-ini` makes of it: the named DSN's keys updated in place (spelling of the key
+/// kept), the missing ones added at the end of its section, every other byte as it was.
+const USER_ODBC_INI_AFTER: &str = "; my data sources, by hand\n\
+[ODBC Data Sources]\n\
+Other = Some Driver\n\
+Redshift-IdC = Amazon Redshift (x64)\n\
+\n\
+[Other]\n\
+Driver = Some Driver\n\
+Server = other.example\n\
+# a comment with = in it\n\
+Description = keep me\n\
+\n\
+[Redshift-IdC]\n\
+; what this DSN is for\n\
+Driver = Amazon Redshift (x64)\n\
+Host = mycluster.abc123xyz789.us-east-1.redshift.amazonaws.com\n\
+TOKEN = TOKEN-HERE\n\
+sslmode = verify-full\n\
+UID = me\n\
+Port = 5439\n\
+Database = sales\n\
+plugin_name = IdpTokenAuthPlugin\n\
+token_type = SUBJECT_TOKEN\n\
+\n\
+\n\
+[Third]\n\
+Driver = x\n";
+
+fn odbcinst(ini: &std::path::Path, sysini: &std::path::Path, args: &[&str]) -> String {
+    let out = StdCommand::new("odbcinst")
+        .args(args)
+        .env("ODBCINI", ini)
+        .env("ODBCSYSINI", sysini)
+        .output()
+        .expect("odbcinst (Debian package odbcinst) must be on PATH; scripts/test installs it");
+    assert_success(&out);
+    stdout(&out)
+}
+
+/// `--odbc-ini ~/.odbc.ini --dsn NAME`, as the ODBC README says: only that DSN changes.
+#[test]
+fn odbc_ini_update_changes_only_the_named_dsn_and_follows_a_symlink() {
+    let (s, sb) = setup(Some("TOKEN-HERE"));
+    let dotfiles = sb.home().join("dotfiles");
+    std::fs::create_dir(&dotfiles).unwrap();
+    let real = dotfiles.join("odbc.ini");
+    std::fs::write(&real, USER_ODBC_INI).unwrap();
+    let link = sb.home().join(".odbc.ini");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let args = [
+        "--odbc-ini",
+        link.to_str().unwrap(),
+        "--dsn",
+        "Redshift-IdC",
+        "--host",
+        HOST,
+        "--database",
+        "sales",
+        "--no-cache",
+    ];
+    assert_eq!(ok_stdout(&odbc(&sb, &args)), "");
+    assert_eq!(last_token(&s), "TOKEN-HERE");
+    assert!(
+        std::fs::symlink_metadata(&link)
+            .unwrap()
+            .file_type()
+            .is_symlink(),
+        "the symlink is still a symlink"
+    );
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), USER_ODBC_INI_AFTER);
+    assert_eq!(
+        mode(&real) & 0o777,
+        0o600,
+        "a file holding a token is private"
+    );
+    assert_no_temporary_files(&dotfiles, ".redshift-idc-odbc");
+
+    let sysini = sb.home().join("odbcsys");
+    std::fs::create_dir(&sysini).unwrap();
+    assert_eq!(
+        odbcinst(&link, &sysini, &["-q", "-s"]),
+        "[Other]\n[Redshift-IdC]\n[Third]\n"
+    );
+    let other = parse_ini(&odbcinst(&link, &sysini, &["-q", "-s", "-n", "Other"]));
+    assert_eq!(other[0].1["Description"], "keep me");
+    let dsn = parse_ini(&odbcinst(
+        &link,
+        &sysini,
+        &["-q", "-s", "-n", "Redshift-IdC"],
+    ));
+    let keys: BTreeMap<String, String> = dsn[0]
+        .1
+        .iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v.clone()))
+        .collect();
+    for (k, v) in [
+        ("driver", "Amazon Redshift (x64)"),
+        ("host", HOST),
+        ("token", "TOKEN-HERE"),
+        ("sslmode", "verify-full"),
+        ("uid", "me"),
+        ("database", "sales"),
+    ] {
+        assert_eq!(keys.get(k).map(String::as_str), Some(v), "{k}");
+    }
+
+    // Run again (a refresh): the file comes out the same, nothing added twice.
+    assert_eq!(ok_stdout(&odbc(&sb, &args)), "");
+    assert_eq!(std::fs::read_to_string(&real).unwrap(), USER_ODBC_INI_AFTER);
+}
+
+#[test]
+fn odbc_ini_update_refuses_a_read_only_file_and_adds_a_missing_dsn() {
+    let (_s, sb) = setup(Some("TOKEN-HERE"));
+    let ini = sb.home().join(".odbc.ini");
+    let mine = "[Other]\nDriver = x\n";
+    std::fs::write(&ini, mine).unwrap();
+    let args = [
+        "--odbc-ini",
+        ini.to_str().unwrap(),
+        "--dsn",
+        "Redshift-IdC",
+        "--host",
+        HOST,
+        "--database",
+        "sales",
+        "--no-cache",
+    ];
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&ini, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let out = odbc(&sb, &args);
+    assert_failure(&out, 2, &["is read-only"]);
+    assert_eq!(std::fs::read_to_string(&ini).unwrap(), mine);
+    assert_eq!(mode(&ini) & 0o777, 0o444);
+
+    std::fs::set_permissions(&ini, std::fs::Permissions::from_mode(0o600)).unwrap();
+    assert_eq!(ok_stdout(&odbc(&sb, &args)), "");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    assert!(text.starts_with(mine), "{text}");
+    let sysini = sb.home().join("odbcsys");
+    std::fs::create_dir(&sysini).unwrap();
+    assert_eq!(
+        odbcinst(&ini, &sysini, &["-q", "-s"]),
+        "[Other]\n[Redshift-IdC]\n"
+    );
 }
 
 #[test]

@@ -183,3 +183,54 @@ fn every_file_the_shipped_readme_links_to_is_in_the_tarball() {
         );
     }
 }
+
+/// What the shipped documents (README.md, docs/, plugin-config/**, the wheel's description) tell
+/// a reader holds for this bundle: every file they link or name is in the tarball, every wheel,
+/// jar and tarball name and wheel tag they give is the bundle's, and every install command they
+/// give runs (tests/e2e/release_docs.py: pip offline into throw-away venvs, tar, sha256sum,
+/// install, then the installed executable's --version).
+#[test]
+fn every_install_command_of_the_shipped_documents_works_against_the_bundle() {
+    let Some(dir) = bundle() else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/release_docs.py");
+    // python3.11 with venv support: scripts/python-env installs it.
+    let out = Command::new("python3.11")
+        .arg(&script)
+        .arg(&dir)
+        .output()
+        .expect("python3.11 (scripts/python-env installs it)");
+    let report = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{report}");
+    for kind in ["pip install", "tar -x", "sha256sum -c"] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.contains("  ran ") && l.contains(kind)),
+            "no documented `{kind}` command was found and run:\n{report}"
+        );
+    }
+}
+
+/// The exit-code table the JDBC wrapper and the Python provider are written against ships with
+/// the executable, with the scripts and READMEs the documents name.
+#[test]
+fn the_tarball_ships_the_plugin_configuration_the_documents_name() {
+    let Some(dir) = bundle() else { return };
+    let tarball = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu.tar.gz");
+    let listing = run(Command::new("tar").arg("-tvzf").arg(dir.join(&tarball)));
+    let top = format!("redshift-idc-token-{VERSION}-x86_64-unknown-linux-gnu");
+    for (want, executable) in [
+        ("plugin-config/exit-codes.json", false),
+        ("plugin-config/README.md", false),
+        ("plugin-config/odbc/redshift-idc-odbc", true),
+        ("plugin-config/jdbc/redshift-idc-jdbc", true),
+        ("plugin-config/python/profiles.yml", false),
+    ] {
+        let path = format!("{top}/{want}");
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {path}")))
+            .unwrap_or_else(|| panic!("{path} in {listing}"));
+        assert_eq!(line.starts_with("-rwx"), executable, "{line}");
+    }
+}

@@ -29,6 +29,7 @@ const HEADLESS_BROWSER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/hea
 const EXIT_SIGNIN: i32 = 6;
 /// Exit status of "AWS refused" (a fixable setup problem).
 const EXIT_DENIED: i32 = 4;
+const EXIT_SETUP: i32 = 7;
 
 const C1: &[&str] = &["--cluster-id", "c1"];
 
@@ -662,7 +663,7 @@ fn every_modeled_sign_in_error_has_its_exit_status_and_says_why() {
         (
             Op::CreateTokenWithIam,
             "InvalidClientException",
-            EXIT_DENIED,
+            EXIT_SETUP,
             1,
         ),
         (
@@ -686,19 +687,19 @@ fn every_modeled_sign_in_error_has_its_exit_status_and_says_why() {
         (
             Op::CreateTokenWithIam,
             "InvalidScopeException",
-            EXIT_DENIED,
+            EXIT_SETUP,
             1,
         ),
         (
             Op::CreateTokenWithIam,
             "UnauthorizedClientException",
-            EXIT_DENIED,
+            EXIT_SETUP,
             1,
         ),
         (
             Op::CreateTokenWithIam,
             "UnsupportedGrantTypeException",
-            EXIT_DENIED,
+            EXIT_SETUP,
             1,
         ),
         (Op::CreateTokenWithIam, "SlowDownException", 5, 1),

@@ -293,22 +293,22 @@ fn every_modeled_error_has_its_exit_status_and_a_fix() {
         ),
         (
             "InvalidClientException",
-            4,
+            7,
             "is not a customer managed application",
         ),
         (
             "UnauthorizedClientException",
-            4,
+            7,
             "has no urn:ietf:params:oauth:grant-type:jwt-bearer grant",
         ),
         (
             "UnsupportedGrantTypeException",
-            4,
+            7,
             "has no urn:ietf:params:oauth:grant-type:jwt-bearer grant",
         ),
         (
             "InvalidScopeException",
-            4,
+            7,
             "scopes are not assigned to the application",
         ),
         (
@@ -373,4 +373,32 @@ fn every_modeled_error_has_its_exit_status_and_a_fix() {
             assert_success(&sb.run(C1));
         }
     }
+}
+
+/// Identity Center issues the identity context only with the `sts:identity_context` scope
+/// (CreateTokenWithIAM API reference, `scope`; user guide, "Identity-enhanced IAM role
+/// sessions"): scopes configured without it are a setup problem, exit 7 with a sentence naming
+/// the scope and the settings, and no AssumeRole or Redshift call.
+#[test]
+fn scopes_without_the_identity_context_scope_are_a_setup_error() {
+    let (rs, idc, mut sb) = jwt_world("alice");
+    sb.set("REDSHIFT_IDC_TOKEN_SCOPES", "openid");
+    let out = sb.run(C1);
+    let line = assert_failure(
+        &out,
+        7,
+        &[
+            "no identity context (sts:identity_context)",
+            "scopes 'openid'",
+            "redshift_idc_scopes",
+            "PutApplicationAccessScope",
+        ],
+    );
+    assert!(!line.contains("unusable reply"), "{line}");
+    assert_eq!(idc.count(Op::AssumeRole), 0);
+    assert_eq!(rs.request_count(), 0);
+
+    // The default scopes carry it.
+    sb.unset("REDSHIFT_IDC_TOKEN_SCOPES");
+    assert_eq!(sb.json(C1)["source"], "aws");
 }

@@ -9,7 +9,11 @@
 //! The browser's part (`/authorize`, the auto-submitted form, the redirect) is played here
 //! with raw HTTP; the sign-in tests use a real headless Chromium.
 //!
-//! Included next to `aws_standin` and `idc_standin`.
+//! Included next to `aws_standin` and `idc_standin`. The access-token mode (public clients,
+//! the device grant) and the scope rules have their own file, `idc_access_selftest.rs`.
+
+#[path = "idc_access_selftest.rs"]
+mod access;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -30,13 +34,13 @@ use aws_sdk_ssooidc::operation::create_token_with_iam::{
 use aws_sdk_sts::operation::assume_role::{AssumeRoleError, AssumeRoleOutput};
 use aws_sdk_sts::types::ProvidedContext;
 
-const BOOTSTRAP_KEY: &str = "AKIDBOOTSTRAP";
+pub(crate) const BOOTSTRAP_KEY: &str = "AKIDBOOTSTRAP";
 
-fn creds() -> aws_credential_types::Credentials {
+pub(crate) fn creds() -> aws_credential_types::Credentials {
     aws_credential_types::Credentials::new(BOOTSTRAP_KEY, "bootstrap-secret", None, None, "test")
 }
 
-fn oidc(s: &IdcStandIn, retry: bool) -> aws_sdk_ssooidc::Client {
+pub(crate) fn oidc(s: &IdcStandIn, retry: bool) -> aws_sdk_ssooidc::Client {
     let retry = if retry {
         aws_sdk_ssooidc::config::retry::RetryConfig::standard()
             .with_initial_backoff(Duration::from_millis(10))
@@ -54,7 +58,7 @@ fn oidc(s: &IdcStandIn, retry: bool) -> aws_sdk_ssooidc::Client {
     )
 }
 
-fn sts(s: &IdcStandIn, region: &str) -> aws_sdk_sts::Client {
+pub(crate) fn sts(s: &IdcStandIn, region: &str) -> aws_sdk_sts::Client {
     aws_sdk_sts::Client::from_conf(
         aws_sdk_sts::Config::builder()
             .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
@@ -66,9 +70,9 @@ fn sts(s: &IdcStandIn, region: &str) -> aws_sdk_sts::Client {
     )
 }
 
-type IamResult = Result<CreateTokenWithIamOutput, SdkError<IamError>>;
+pub(crate) type IamResult = Result<CreateTokenWithIamOutput, SdkError<IamError>>;
 
-async fn jwt_bearer(c: &aws_sdk_ssooidc::Client, assertion: &str) -> IamResult {
+pub(crate) async fn jwt_bearer(c: &aws_sdk_ssooidc::Client, assertion: &str) -> IamResult {
     c.create_token_with_iam()
         .client_id(DEFAULT_APPLICATION_ARN)
         .grant_type(GRANT_JWT_BEARER)
@@ -77,7 +81,7 @@ async fn jwt_bearer(c: &aws_sdk_ssooidc::Client, assertion: &str) -> IamResult {
         .await
 }
 
-async fn refresh(c: &aws_sdk_ssooidc::Client, token: &str) -> IamResult {
+pub(crate) async fn refresh(c: &aws_sdk_ssooidc::Client, token: &str) -> IamResult {
     c.create_token_with_iam()
         .client_id(DEFAULT_APPLICATION_ARN)
         .grant_type(GRANT_REFRESH_TOKEN)
@@ -94,7 +98,7 @@ fn identity_center(context: impl Into<String>) -> ProvidedContext {
         .build()
 }
 
-async fn assume(
+pub(crate) async fn assume(
     c: &aws_sdk_sts::Client,
     role: &str,
     context: &str,
@@ -110,7 +114,7 @@ async fn assume(
 
 /// The identity context of a CreateTokenWithIAM answer, after checking that the ID token's
 /// claims name `person` and carry the same context.
-fn context_of(out: &CreateTokenWithIamOutput, person: &str) -> String {
+pub(crate) fn context_of(out: &CreateTokenWithIamOutput, person: &str) -> String {
     let context = out
         .aws_additional_details()
         .and_then(|d| d.identity_context())
@@ -126,7 +130,7 @@ fn context_of(out: &CreateTokenWithIamOutput, person: &str) -> String {
 
 /// An sso-oidc error as AWS sends it: its variant, `error_description()` set, `message()`
 /// empty, the OAuth `error` value.
-fn description(e: &IamError) -> (Option<&str>, Option<&str>) {
+pub(crate) fn description(e: &IamError) -> (Option<&str>, Option<&str>) {
     use IamError as E;
     match e {
         E::AccessDeniedException(x) => (x.error(), x.error_description()),
@@ -146,7 +150,7 @@ fn description(e: &IamError) -> (Option<&str>, Option<&str>) {
 }
 
 /// Asserts `r` failed with `code` at HTTP `status` and a description containing `needle`.
-fn assert_oidc_error(r: IamResult, code: &str, status: u16, needle: &str) {
+pub(crate) fn assert_oidc_error(r: IamResult, code: &str, status: u16, needle: &str) {
     let err = r.expect_err(code);
     assert_eq!(
         err.raw_response().map(|r| r.status().as_u16()),
@@ -167,7 +171,7 @@ fn assert_oidc_error(r: IamResult, code: &str, status: u16, needle: &str) {
 // ---------------------------------------------------------------------------------------------
 
 /// One HTTP/1.1 request; returns (status, headers lower-cased, body).
-fn http(
+pub(crate) fn http(
     url: &str,
     method: &str,
     path: &str,
@@ -199,7 +203,7 @@ fn http(
     (status, headers, body.to_owned())
 }
 
-fn location(headers: &[(String, String)]) -> Option<String> {
+pub(crate) fn location(headers: &[(String, String)]) -> Option<String> {
     headers
         .iter()
         .find(|(k, _)| k == "location")
@@ -207,20 +211,34 @@ fn location(headers: &[(String, String)]) -> Option<String> {
 }
 
 /// A PKCE pair: (verifier, S256 challenge).
-fn pkce(seed: &str) -> (String, String) {
+pub(crate) fn pkce(seed: &str) -> (String, String) {
     let verifier = jwt::b64url(&jwt::sha256(seed.as_bytes())) + "-extra._~chars";
     let challenge = jwt::pkce_s256(&verifier);
     (verifier, challenge)
 }
 
+/// What a sign-in for the application asks for: an ID token (`openid`) with the `aws:` claims
+/// and the identity context (`sts:identity_context`).
+pub(crate) const APP_SCOPES: &str = "openid aws sts:identity_context";
+
 fn authorize_path(client_id: &str, redirect: &str, state: &str, challenge: &str) -> String {
+    authorize_path_with(client_id, redirect, state, challenge, APP_SCOPES)
+}
+
+pub(crate) fn authorize_path_with(
+    client_id: &str,
+    redirect: &str,
+    state: &str,
+    challenge: &str,
+    scopes: &str,
+) -> String {
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", client_id)
         .append_pair("redirect_uri", redirect)
         .append_pair("state", state)
         .append_pair("code_challenge_method", "S256")
-        .append_pair("scopes", "openid redshift:connect")
+        .append_pair("scopes", scopes)
         .append_pair("code_challenge", challenge)
         .finish();
     format!("/authorize?{q}")
@@ -228,7 +246,7 @@ fn authorize_path(client_id: &str, redirect: &str, state: &str, challenge: &str)
 
 /// What a browser does: open the page, submit its form, follow to the redirect; returns the
 /// redirect's query parameters.
-fn browse(s: &IdcStandIn, path: &str) -> Vec<(String, String)> {
+pub(crate) fn browse(s: &IdcStandIn, path: &str) -> Vec<(String, String)> {
     let (status, _, page) = http(&s.url(), "GET", path, None);
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("document.forms[0].submit()"), "{page}");
@@ -252,7 +270,7 @@ fn browse(s: &IdcStandIn, path: &str) -> Vec<(String, String)> {
 }
 
 /// An authorization code for the application, from a browser sign-in with `state`.
-fn app_code(s: &IdcStandIn, state: &str, challenge: &str) -> String {
+pub(crate) fn app_code(s: &IdcStandIn, state: &str, challenge: &str) -> String {
     let q = browse(
         s,
         &authorize_path(DEFAULT_APPLICATION_ARN, REDIRECT, state, challenge),
@@ -261,11 +279,11 @@ fn app_code(s: &IdcStandIn, state: &str, challenge: &str) -> String {
     param(&q, "code").expect("code").to_owned()
 }
 
-fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(q: &'a [(String, String)], name: &str) -> Option<&'a str> {
     q.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
 }
 
-const REDIRECT: &str = "http://127.0.0.1:7890/oauth/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:7890/oauth/callback";
 
 // ---------------------------------------------------------------------------------------------
 // Tests
@@ -708,6 +726,10 @@ async fn authorize_page_rejects_bad_requests_like_identity_center() {
                 .replace("openid", "root"),
             "invalid_scope",
         ),
+        (
+            authorize_path_with(DEFAULT_APPLICATION_ARN, REDIRECT, "s", &challenge, ""),
+            "invalid_scope",
+        ),
     ];
     for (path, error) in bad {
         let (status, headers, _) = http(&s.url(), "GET", &path, None);
@@ -802,11 +824,12 @@ async fn sdk_public_client_code_then_token_exchange() {
     let (verifier, challenge) = pkce("pub");
     let q = browse(
         &s,
-        &authorize_path(
+        &authorize_path_with(
             &client_id,
             "http://127.0.0.1:5001/oauth/callback",
             "ps",
             &challenge,
+            "openid redshift:connect",
         ),
     );
     let code = param(&q, "code").unwrap();

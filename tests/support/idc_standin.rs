@@ -24,6 +24,8 @@
 //! connection. Included by path, next to `aws_standin.rs`, from the integration tests and the
 //! `aws-standin` example; it never uses the main crate.
 
+#[path = "cli_sso_cache.rs"]
+pub mod cli_sso_cache;
 #[path = "idc_jwt.rs"]
 pub mod jwt;
 #[path = "idc_oidc.rs"]
@@ -79,6 +81,22 @@ pub const NO_SET_CONTEXT_ROLE_ARN: &str = "arn:aws:iam::123456789012:role/NoSetC
 /// The trusted token issuer the application trusts, and the audience it expects.
 pub const DEFAULT_ISSUER: &str = "https://issuer.standin.test";
 pub const DEFAULT_AUDIENCE: &str = "redshift-idc-token";
+/// The Identity Center instance's issuer URL (console: Settings, "Issuer URL"; the `iss` of
+/// its ID tokens), which the Redshift drivers' `issuer_url` names and send as `issuerUrl`.
+pub const DEFAULT_ISSUER_URL: &str = "https://identitycenter.amazonaws.com/ssoins-7223ac1b2bc1e4f5";
+/// The AWS access portal URL ("start URL") of the instance: `StartDeviceAuthorization`'s
+/// `startUrl`, and what the AWS CLI sends as `issuerUrl`.
+pub const DEFAULT_START_URL: &str = "https://d-9067c2e1f0.awsapps.com/start";
+
+pub const SCOPE_OPENID: &str = "openid";
+pub const SCOPE_AWS: &str = "aws";
+pub const SCOPE_IDENTITY_CONTEXT: &str = "sts:identity_context";
+pub const SCOPE_REDSHIFT_CONNECT: &str = "redshift:connect";
+/// "If the value is not specified, IAM Identity Center authorizes all scopes configured for
+/// the application, including the following default scopes: openid, aws,
+/// sts:identity_context." (OIDC API reference, CreateTokenWithIAM, `scope`:
+/// https://docs.aws.amazon.com/singlesignon/latest/OIDCAPIReference/API_CreateTokenWithIAM.html)
+pub const DEFAULT_APPLICATION_SCOPES: [&str; 3] = [SCOPE_OPENID, SCOPE_AWS, SCOPE_IDENTITY_CONTEXT];
 
 /// One test person: a user in the stand-in's Identity Store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,10 +146,33 @@ pub struct IdcConfig {
     pub persons: Vec<Person>,
     /// Who is signed in in "the browser" at start (see [`IdcStandIn::set_browser_person`]).
     pub browser_person: String,
-    /// Scopes the application (and registered clients) may ask for.
+    /// Scopes the instance's applications are enabled for: what the customer managed
+    /// application may grant (besides [`DEFAULT_APPLICATION_SCOPES`]) and what a public client
+    /// may register. Leave out `redshift:connect` to model an instance whose Redshift
+    /// application is not enabled for it (RegisterClient and `/authorize` then refuse it).
     pub allowed_scopes: Vec<String>,
+    /// The instance's issuer URL: accepted as RegisterClient's `issuerUrl`, and the `iss` of
+    /// access tokens.
+    pub issuer_url: String,
+    /// The access portal URL: StartDeviceAuthorization's `startUrl` (also accepted as
+    /// `issuerUrl`, as the AWS CLI sends it).
+    pub start_url: String,
     /// `expiresIn` of access tokens; identity contexts live as long. Default 3600 s.
     pub access_ttl: Duration,
+    /// Key that signs access tokens (HS256 JWTs naming the person). Give the same key to the
+    /// Redshift wire stand-in (`--access-token-key-file`) so it can check them with no network.
+    /// `None`: a random key.
+    pub access_token_key: Option<Vec<u8>>,
+    /// A registered client's lifetime (`clientSecretExpiresAt - clientIdIssuedAt`); afterwards
+    /// it gets `InvalidClientException`. Default 90 days.
+    pub client_ttl: Duration,
+    /// `expiresIn` of a device authorization. Default 600 s.
+    pub device_ttl: Duration,
+    /// `interval` of a device authorization (whole seconds). Default 1 s.
+    pub device_interval: Duration,
+    /// Added to the polling interval after each `SlowDownException` (RFC 8628 section 3.5:
+    /// 5 seconds). Default 5 s.
+    pub slow_down_increment: Duration,
     /// Lifetime of refresh tokens. Default 8 h (Identity Center's default session).
     pub refresh_ttl: Duration,
     /// Whether each refresh returns a new refresh token and invalidates the old one.
@@ -180,7 +221,14 @@ impl Default for IdcConfig {
             ]
             .map(String::from)
             .to_vec(),
+            issuer_url: DEFAULT_ISSUER_URL.into(),
+            start_url: DEFAULT_START_URL.into(),
             access_ttl: Duration::from_secs(3600),
+            access_token_key: None,
+            client_ttl: Duration::from_secs(90 * 86400),
+            device_ttl: Duration::from_secs(600),
+            device_interval: Duration::from_secs(1),
+            slow_down_increment: Duration::from_secs(5),
             refresh_ttl: Duration::from_secs(8 * 3600),
             rotate_refresh_tokens: true,
             max_role_ttl: Duration::from_secs(12 * 3600),
@@ -206,12 +254,16 @@ pub enum Op {
     CreateToken,
     /// `POST /token?aws_iam=t` (signed, `sso-oauth`).
     CreateTokenWithIam,
-    /// `POST /device_authorization`: answered, but the device flow is not modelled.
+    /// `POST /device_authorization` (unsigned).
     StartDeviceAuthorization,
     /// `GET /authorize`: the sign-in page a browser opens.
     Authorize,
     /// `POST /authorize/approve`: the page's auto-submitted form; redirects with the code.
     Approve,
+    /// `GET /device?user_code=...`: the verification page (`verificationUriComplete`).
+    DevicePage,
+    /// `POST /device/approve`: the person's answer on it (`decision=allow|deny`).
+    DeviceApprove,
     /// STS `POST /` with `Action=AssumeRole`.
     AssumeRole,
     /// Anything else (recorded with a problem).
@@ -219,13 +271,15 @@ pub enum Op {
 }
 
 impl Op {
-    pub const ALL: [Op; 8] = [
+    pub const ALL: [Op; 10] = [
         Op::RegisterClient,
         Op::CreateToken,
         Op::CreateTokenWithIam,
         Op::StartDeviceAuthorization,
         Op::Authorize,
         Op::Approve,
+        Op::DevicePage,
+        Op::DeviceApprove,
         Op::AssumeRole,
         Op::Unknown,
     ];
@@ -238,6 +292,8 @@ impl Op {
             Op::StartDeviceAuthorization => "StartDeviceAuthorization",
             Op::Authorize => "Authorize",
             Op::Approve => "Approve",
+            Op::DevicePage => "DevicePage",
+            Op::DeviceApprove => "DeviceApprove",
             Op::AssumeRole => "AssumeRole",
             Op::Unknown => "Unknown",
         }
@@ -395,10 +451,16 @@ impl IdcStandIn {
             chunk.copy_from_slice(&random_u64().to_le_bytes());
         }
         let (port, lifetime) = (cfg.port, cfg.max_lifetime);
+        let access_key = cfg.access_token_key.clone().unwrap_or_else(|| {
+            (0..4)
+                .flat_map(|_| random_u64().to_le_bytes())
+                .collect::<Vec<u8>>()
+        });
         let shared = Arc::new(IdcShared {
             browser_person: Mutex::new(cfg.browser_person.clone()),
             cfg,
             key,
+            access_key,
             state: Mutex::new(Grants::default()),
             faults: Mutex::new(HashMap::new()),
             records: Mutex::new(Vec::new()),
@@ -488,6 +550,63 @@ impl IdcStandIn {
         }
     }
 
+    /// Refuses every refresh token issued so far to `person` (all people if `None`), as when
+    /// an administrator revokes the person's sessions: the next refresh gets
+    /// `InvalidGrantException`. Returns how many were revoked. Also
+    /// `POST /standin/revoke-refresh[?person=alice]`.
+    pub fn revoke_refresh_tokens(&self, person: Option<&str>) -> usize {
+        revoke_refresh(&mut lock(&self.shared.state), person)
+    }
+
+    /// Makes every client registered so far expired (past `clientSecretExpiresAt`).
+    pub fn expire_clients(&self) {
+        let past = SystemTime::now() - Duration::from_secs(1);
+        for c in lock(&self.shared.state).clients.values_mut() {
+            c.expires = past;
+        }
+    }
+
+    /// The key access tokens are signed with (give it to the Redshift wire stand-in).
+    pub fn access_token_key(&self) -> Vec<u8> {
+        self.shared.access_key.clone()
+    }
+
+    /// The claims of an access token this stand-in issued, if its signature verifies (expired
+    /// or not): `username` is the person, `sub` their user id, `scope` space-separated.
+    pub fn access_token_claims(&self, token: &str) -> Option<serde_json::Value> {
+        jwt::verify(token, &self.shared.access_key).ok()
+    }
+
+    /// Plays the person at the device verification page: opens `verification_uri_complete`
+    /// (a `GET`, as a browser would) and submits the page's form as `person`, allowing or
+    /// denying. Real HTTP; returns the status of the form's answer (200 when taken).
+    pub fn device_sign_in(
+        &self,
+        verification_uri_complete: &str,
+        person: &str,
+        allow: bool,
+    ) -> u16 {
+        let path = verification_uri_complete
+            .strip_prefix(&self.url())
+            .unwrap_or(verification_uri_complete);
+        let (status, body) = raw_http(&self.url(), "GET", path, None);
+        if status != 200 {
+            return status;
+        }
+        let user_code = body
+            .split("name=\"user_code\" value=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or_default()
+            .to_owned();
+        let form = form_urlencoded::Serializer::new(String::new())
+            .append_pair("user_code", &user_code)
+            .append_pair("person", person)
+            .append_pair("decision", if allow { "allow" } else { "deny" })
+            .finish();
+        raw_http(&self.url(), "POST", "/device/approve", Some(&form)).0
+    }
+
     /// Queues one fault for `op` (see [`Fault`]).
     pub fn push(&self, op: Op, fault: Fault) {
         lock(&self.shared.faults)
@@ -519,6 +638,15 @@ impl IdcStandIn {
         lock(&self.shared.records)
             .iter()
             .filter(|r| r.op == op && r.ok())
+            .count()
+    }
+
+    /// `CreateToken` requests with this grant type (`authorization_code`, `refresh_token`,
+    /// `urn:ietf:params:oauth:grant-type:device_code`), whatever their answer.
+    pub fn count_create_token_grant(&self, grant_type: &str) -> usize {
+        lock(&self.shared.records)
+            .iter()
+            .filter(|r| r.op == Op::CreateToken && r.grant_type.as_deref() == Some(grant_type))
             .count()
     }
 
@@ -606,6 +734,44 @@ fn counts_json(records: &[IdcRecorded]) -> serde_json::Value {
     serde_json::json!({ "requests": all, "ok": ok, "grants": grants })
 }
 
+fn revoke_refresh(state: &mut Grants, person: Option<&str>) -> usize {
+    let before = state.refresh_tokens.len();
+    state
+        .refresh_tokens
+        .retain(|_, s| person.is_some_and(|p| p != s.person));
+    before - state.refresh_tokens.len()
+}
+
+/// One HTTP/1.1 request to the stand-in at `url`: (status, body). For [`IdcStandIn`]'s own
+/// helpers that act as the person's browser.
+fn raw_http(url: &str, method: &str, path: &str, form: Option<&str>) -> (u16, String) {
+    use std::io::Read;
+    let addr = url.trim_start_matches("http://");
+    let Ok(mut s) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+    let body = form.unwrap_or("");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    if form.is_some() {
+        req += "content-type: application/x-www-form-urlencoded\r\n";
+    }
+    req += &format!("content-length: {}\r\n\r\n{body}", body.len());
+    if s.write_all(req.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
+    let status = head
+        .lines()
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, body.to_owned())
+}
+
 pub(crate) fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -615,8 +781,10 @@ pub(crate) fn unix_now() -> i64 {
 /// State shared by the handle and the server thread.
 struct IdcShared {
     cfg: IdcConfig,
-    /// Signs the trusted issuer's JWTs, ID tokens and nothing else.
+    /// Signs the trusted issuer's JWTs and ID tokens.
     key: [u8; 32],
+    /// Signs access tokens ([`IdcConfig::access_token_key`]).
+    access_key: Vec<u8>,
     browser_person: Mutex<String>,
     state: Mutex<Grants>,
     faults: Mutex<HashMap<Op, VecDeque<Fault>>>,
@@ -673,6 +841,9 @@ struct Grants {
     pending: HashMap<String, AuthorizeRequest>,
     /// Authorization codes by value.
     codes: HashMap<String, CodeGrant>,
+    /// Device authorizations by device code, and the device code of each user code.
+    devices: HashMap<String, DeviceGrant>,
+    user_codes: HashMap<String, String>,
     access_tokens: HashMap<String, Session>,
     refresh_tokens: HashMap<String, Session>,
     /// Identity contexts by value.
@@ -689,6 +860,32 @@ struct Client {
     redirect_uris: Vec<String>,
     grant_types: Vec<String>,
     scopes: Vec<String>,
+    /// `clientSecretExpiresAt`: afterwards the client is invalid.
+    expires: SystemTime,
+}
+
+impl Client {
+    fn expired(&self) -> bool {
+        SystemTime::now() >= self.expires
+    }
+}
+
+/// A device authorization (StartDeviceAuthorization) and where its person's answer stands.
+struct DeviceGrant {
+    client_id: String,
+    user_code: String,
+    expires: SystemTime,
+    /// The current polling interval (grows by [`IdcConfig::slow_down_increment`]).
+    interval: Duration,
+    last_poll: Option<std::time::Instant>,
+    decision: DeviceDecision,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum DeviceDecision {
+    Pending,
+    Allowed(String),
+    Denied(String),
 }
 
 /// A validated `/authorize` request waiting for its page to be submitted.
@@ -757,6 +954,8 @@ impl Incoming {
             ("POST", "/device_authorization") => Op::StartDeviceAuthorization,
             ("GET", "/authorize") => Op::Authorize,
             ("POST", "/authorize/approve") => Op::Approve,
+            ("GET", "/device") => Op::DevicePage,
+            ("POST", "/device/approve") => Op::DeviceApprove,
             ("POST", "/") => {
                 let action = self.body.as_deref().and_then(|b| {
                     form_urlencoded::parse(b)
@@ -1097,6 +1296,8 @@ async fn handle(State(shared): State<Arc<IdcShared>>, req: Request) -> Response 
 /// - `GET /standin/counts`: [`IdcStandIn::counts`].
 /// - `GET /standin/jwt?person=alice&ttl=300`: a JWT of the trusted issuer (text/plain).
 /// - `POST /standin/browser-person?name=bob`: who the next browser sign-in signs in.
+/// - `POST /standin/revoke-refresh[?person=alice]`: [`IdcStandIn::revoke_refresh_tokens`];
+///   answers the number revoked.
 fn control(shared: &IdcShared, method: &str, path: &str, query: Option<&str>) -> Answer {
     let q: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .into_owned()
@@ -1126,6 +1327,10 @@ fn control(shared: &IdcShared, method: &str, path: &str, query: Option<&str>) ->
             *lock(&shared.browser_person) = name.clone();
             Answer::Text(name)
         }
+        ("POST", "/standin/revoke-refresh") => {
+            let person = get("person");
+            Answer::Text(revoke_refresh(&mut lock(&shared.state), person.as_deref()).to_string())
+        }
         _ => Answer::Status(404),
     }
 }
@@ -1138,12 +1343,11 @@ fn respond(ctx: &mut Ctx<'_>) -> (Answer, Duration) {
         Op::RegisterClient => oidc::register_client(ctx),
         Op::CreateToken => oidc::create_token(ctx),
         Op::CreateTokenWithIam => oidc::create_token_with_iam(ctx),
-        Op::StartDeviceAuthorization => Checked::Ready(Answer::oidc_error(
-            "InvalidRequestException",
-            "the device authorization flow is not modelled by this stand-in",
-        )),
+        Op::StartDeviceAuthorization => oidc::start_device_authorization(ctx),
         Op::Authorize => oidc::authorize(ctx),
         Op::Approve => oidc::approve(ctx),
+        Op::DevicePage => oidc::device_page(ctx),
+        Op::DeviceApprove => oidc::device_approve(ctx),
         Op::AssumeRole => sts::assume_role(ctx),
         Op::Unknown => {
             let what = format!("{} {}", ctx.req.method, ctx.req.path);
@@ -1162,7 +1366,7 @@ fn respond(ctx: &mut Ctx<'_>) -> (Answer, Duration) {
                     Answer::sts_error("MissingAuthenticationToken", first)
                 }
                 Op::AssumeRole => Answer::sts_error("InvalidParameterValue", first),
-                Op::Authorize | Op::Approve => Answer::Html {
+                Op::Authorize | Op::Approve | Op::DevicePage | Op::DeviceApprove => Answer::Html {
                     status: 400,
                     body: page("Sign-in request rejected", &first),
                 },
@@ -1207,6 +1411,10 @@ fn apply_fault(ctx: &mut Ctx<'_>, fault: Fault, finish: Finish) -> (Answer, Dura
             let answer = match ctx.rec.op {
                 Op::AssumeRole => Answer::sts_error(&code, description),
                 Op::Authorize | Op::Approve => oidc::redirect_error(ctx, &code, &description),
+                Op::DevicePage | Op::DeviceApprove => Answer::Html {
+                    status: 400,
+                    body: page("Sign-in failed", &format!("{code}: {description}")),
+                },
                 _ => Answer::oidc_error(&code, description),
             };
             (answer, Duration::ZERO)

@@ -6,8 +6,15 @@
 //! With `--idc` it also runs the Identity Center stand-in (sso-oidc, `/authorize`, STS) on a
 //! port of its own and prints that URL as the second line: point `AWS_ENDPOINT_URL_SSO_OIDC`
 //! and `AWS_ENDPOINT_URL_STS` at it. Its control endpoints (`/standin/counts`,
-//! `/standin/jwt?person=alice`, `POST /standin/browser-person?name=bob`) serve what a test
-//! holding no handle needs.
+//! `/standin/jwt?person=alice`, `POST /standin/browser-person?name=bob`,
+//! `POST /standin/revoke-refresh[?person=alice]`) serve what a test holding no handle needs;
+//! the device verification page is `GET /device?user_code=...`, answered by posting
+//! `user_code`, `person` and `decision=allow|deny` to `/device/approve`.
+//!
+//! Access tokens (CreateToken, CreateTokenWithIAM) are HS256 JWTs naming the person, signed
+//! with the key in `--idc-access-token-key-file` (the file's content, trailing whitespace
+//! removed, as bytes): give the same file to the Redshift wire stand-in
+//! (`redshift_wire_server.py --access-token-key-file`) so it accepts `token_type=ACCESS_TOKEN`.
 //!
 //! ```text
 //! cargo run --example aws-standin -- --ttl 900 --log /tmp/standin.jsonl
@@ -75,6 +82,28 @@ struct Args {
     /// Lifetime of Identity Center access tokens and identity contexts, in seconds.
     #[arg(long, default_value_t = 3600, requires = "idc")]
     idc_access_ttl: u64,
+    /// Signs access tokens with this file's content (trailing whitespace removed).
+    #[arg(long, requires = "idc")]
+    idc_access_token_key_file: Option<PathBuf>,
+    /// Lifetime of Identity Center refresh tokens, in seconds.
+    #[arg(long, default_value_t = 8 * 3600, requires = "idc")]
+    idc_refresh_ttl: u64,
+    /// Lifetime of a RegisterClient registration (clientSecretExpiresAt), in seconds.
+    #[arg(long, default_value_t = 90 * 86400, requires = "idc")]
+    idc_client_ttl: u64,
+    /// expiresIn of StartDeviceAuthorization, in seconds.
+    #[arg(long, default_value_t = 600, requires = "idc")]
+    idc_device_ttl: u64,
+    /// interval of StartDeviceAuthorization, in seconds.
+    #[arg(long, default_value_t = 1, requires = "idc")]
+    idc_device_interval: u64,
+    /// Seconds added to the polling interval after each SlowDownException.
+    #[arg(long, default_value_t = 5, requires = "idc")]
+    idc_slow_down: u64,
+    /// Scopes the instance's applications are enabled for, comma-separated (replaces the
+    /// default list; leave out redshift:connect to have it refused).
+    #[arg(long, value_delimiter = ',', requires = "idc")]
+    idc_scopes: Option<Vec<String>>,
     /// Longest lifetime of role credentials, in seconds (shorter than DurationSeconds asks).
     #[arg(long, default_value_t = 43200, requires = "idc")]
     idc_role_ttl: u64,
@@ -84,8 +113,8 @@ struct Args {
     /// Answer the first N well-formed requests of --idc-fail-op with --idc-fail-code.
     #[arg(long, default_value_t = 0, requires_all = ["idc_fail_op", "idc_fail_code"])]
     idc_fail_first: usize,
-    /// Operation to fail: RegisterClient, CreateToken, CreateTokenWithIAM, Authorize, Approve,
-    /// AssumeRole.
+    /// Operation to fail: RegisterClient, CreateToken, CreateTokenWithIAM,
+    /// StartDeviceAuthorization, Authorize, Approve, DevicePage, DeviceApprove, AssumeRole.
     #[arg(long, value_parser = parse_op)]
     idc_fail_op: Option<Op>,
     /// Error code for --idc-fail-op (e.g. InvalidGrantException, AccessDenied, access_denied),
@@ -129,7 +158,37 @@ fn main() -> ExitCode {
     }
 
     let idc = if args.idc {
+        let access_token_key = match &args.idc_access_token_key_file {
+            None => None,
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) if !text.trim_end().is_empty() => {
+                    Some(text.trim_end().as_bytes().to_vec())
+                }
+                Ok(_) => {
+                    eprintln!(
+                        "aws-standin: --idc-access-token-key-file {} is empty",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+                Err(e) => {
+                    eprintln!(
+                        "aws-standin: --idc-access-token-key-file {}: {e}",
+                        path.display()
+                    );
+                    return ExitCode::from(2);
+                }
+            },
+        };
+        let defaults = IdcConfig::default();
         let cfg = IdcConfig {
+            access_token_key,
+            refresh_ttl: Duration::from_secs(args.idc_refresh_ttl),
+            client_ttl: Duration::from_secs(args.idc_client_ttl),
+            device_ttl: Duration::from_secs(args.idc_device_ttl),
+            device_interval: Duration::from_secs(args.idc_device_interval),
+            slow_down_increment: Duration::from_secs(args.idc_slow_down),
+            allowed_scopes: args.idc_scopes.clone().unwrap_or(defaults.allowed_scopes),
             browser_person: args.idc_person.clone(),
             access_ttl: Duration::from_secs(args.idc_access_ttl),
             max_role_ttl: Duration::from_secs(args.idc_role_ttl),
@@ -138,7 +197,7 @@ fn main() -> ExitCode {
             max_lifetime: Duration::from_secs(args.max_seconds),
             port: args.idc_port,
             log_file: args.idc_log.clone(),
-            ..IdcConfig::default()
+            ..defaults
         };
         if !cfg.persons.iter().any(|p| p.name == cfg.browser_person) {
             eprintln!(

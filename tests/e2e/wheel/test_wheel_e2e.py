@@ -16,9 +16,11 @@ and also SQLAlchemy (sqlalchemy-redshift) and pandas.read_sql on top, and the wa
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import logging
 import os
 import shutil
+import subprocess
 import sys
 import sysconfig
 import textwrap
@@ -266,13 +268,14 @@ def hanging_executable(tmp_path: Path) -> Iterator[tuple[Path, Path]]:
 
 def test_a_hanging_executable_is_killed_at_the_timeout(
         aws_standin: AwsStandin, provider_env: dict[str, str],
-        hanging_executable: tuple[Path, Path]) -> None:
-    """``login_url`` names the executable, ``idp_response_timeout`` bounds it."""
+        hanging_executable: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """``REDSHIFT_IDC_TOKEN_EXECUTABLE`` names the executable, ``idp_response_timeout`` bounds it."""
     exe, pids = hanging_executable
+    monkeypatch.setenv("REDSHIFT_IDC_TOKEN_EXECUTABLE", str(exe))
     started = time.monotonic()
     with pytest.raises(redshift_connector.InterfaceError) as excinfo:
         redshift_connector.connect(host="localhost", port=1, database="dev",
-                                   **idc_args(aws_standin, login_url=str(exe), idp_response_timeout=2))
+                                   **idc_args(aws_standin, idp_response_timeout=2))
     elapsed = time.monotonic() - started
     assert str(excinfo.value) == ("redshift-idc-token did not finish within 2 s and was stopped; "
                                   "its last words: waiting for the browser sign-in")
@@ -280,3 +283,94 @@ def test_a_hanging_executable_is_killed_at_the_timeout(
     recorded = [int(p) for p in pids.read_text().split()]
     assert len(recorded) == 2 and wait_until_gone(recorded), "the executable or its child outlived the timeout"
 
+
+
+# -- a SQLAlchemy URL is written by whoever configures the application -------------------------------
+
+HOSTILE = json.loads((REPO_ROOT / "tests" / "e2e" / "hostile_settings.json").read_text())["settings"]
+URL_REFUSED = [c for c in HOSTILE if c["python"] == "refused"] + [
+    {"query": "ssl=true", "names": "ssl='true' (a str)", "why": "a string: the driver does TLS only for True"}]
+
+
+@pytest.mark.parametrize("case", URL_REFUSED, ids=[c["query"] for c in URL_REFUSED])
+def test_a_sqlalchemy_url_cannot_turn_tls_off_or_choose_a_program(
+        case: dict[str, str], aws_standin: AwsStandin, provider_env: dict[str, str],
+        tmp_path: Path) -> None:
+    program = tmp_path / "url-program"
+    program.write_text(f"#!/bin/sh\ntouch '{tmp_path}/ran'\n")
+    program.chmod(0o755)
+    query = case["query"].replace("PROGRAM", str(program))
+    engine = sa.create_engine(
+        f"redshift+redshift_connector://localhost:1/dev?{query}",
+        connect_args=idc_args(aws_standin, timeout=DRIVER_TIMEOUT))
+    try:
+        with pytest.raises(Exception) as excinfo:
+            engine.connect()
+    finally:
+        engine.dispose()
+    assert case["names"] in str(excinfo.value), str(excinfo.value)
+    assert not (tmp_path / "ran").exists(), "the URL's program ran"
+    assert aws_standin.requests() == [], "the token executable ran"
+
+
+# -- pip install --target (Lambda layers, Airflow plugins, zipapps) ---------------------------------
+
+def test_pip_install_target_runs_the_executable_it_installed(
+        aws_standin: AwsStandin, provider_env: dict[str, str], tmp_path: Path) -> None:
+    """The wheel installed with ``--target DIR`` puts the executable in DIR/bin; the module there
+    runs that one, and never another `redshift-idc-token` on PATH."""
+    wheel = os.environ.get("RIT_WHEEL")
+    assert wheel and Path(wheel).is_file(), "scripts/test-wheel sets RIT_WHEEL to the wheel it built"
+    layer = tmp_path / "layer"
+    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                           "--no-index", "--disable-pip-version-check", "--target", str(layer), wheel],
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert (layer / "bin" / "redshift-idc-token").is_file()
+    decoy_dir = tmp_path / "decoy"
+    decoy_dir.mkdir()
+    decoy = decoy_dir / "redshift-idc-token"
+    decoy.write_text(f"#!/bin/sh\ntouch '{tmp_path}/decoy-ran'\nexit 1\n")
+    decoy.chmod(0o755)
+    code = ("import redshift_idc_token as r\n"
+            "print(r.find_executable())\n"
+            f"print(r.get_token(cluster_id={CLUSTER_ID!r}, region={REGION!r}, "
+            f"endpoint_url={aws_standin.url!r}).token_type)\n")
+    env = dict(provider_env, PYTHONPATH=str(layer), PATH=f"{decoy_dir}:/usr/bin:/bin")
+    env.pop("REDSHIFT_IDC_TOKEN_EXECUTABLE", None)
+    # The venv's own copy must not be what is found: run an interpreter that does not have it.
+    proc = subprocess.run([sys.executable, "-I", "-c", f"import sys; sys.path.insert(0, {str(layer)!r})\n" + code],
+                          capture_output=True, text=True, timeout=PROCESS_TIMEOUT, env=env, check=False)
+    assert proc.returncode == 0, proc.stderr
+    found, token_type = proc.stdout.split()
+    assert found == str(layer / "bin" / "redshift-idc-token")
+    assert token_type == "SUBJECT_TOKEN"
+    assert not (tmp_path / "decoy-ran").exists()
+    assert len(aws_standin.requests()) == 1
+
+
+# -- the [redshift-connector] extra is the range tested ---------------------------------------------
+
+# dbt-redshift 1.11.1's METADATA: "Requires-Dist: redshift-connector<2.2,>=2.1.8".
+DBT_REDSHIFT_1_11_NEEDS = "<2.2,>=2.1.8"
+
+
+def test_the_extra_is_the_tested_range_and_dbt_redshift_can_install_with_it() -> None:
+    from packaging.requirements import Requirement
+    from packaging.specifiers import SpecifierSet
+
+    project = tomllib.loads((REPO_ROOT / "plugin-config" / "python" / "pyproject.toml").read_text())
+    (extra,) = project["project"]["optional-dependencies"]["redshift-connector"]
+    spec = Requirement(extra).specifier
+    pins = {}
+    for f in ("plugin-config/python/requirements-test.txt", "tests/e2e/requirements.txt"):
+        for line in (REPO_ROOT / f).read_text().splitlines():
+            if line.startswith("redshift_connector=="):
+                pins[f] = line.split("==")[1].split()[0]
+    assert len(pins) == 2 and all(v in spec for v in pins.values()), (extra, pins)
+    assert importlib.metadata.version("redshift_connector") == pins["plugin-config/python/requirements-test.txt"]
+    # Every version the extra admits is one of the two tested ends or between them.
+    assert {s.operator for s in spec} == {">=", "<="}, extra
+    assert {s.version for s in spec} == set(pins.values()), extra
+    dbt_ok = [v for v in pins.values() if v in SpecifierSet(DBT_REDSHIFT_1_11_NEEDS)]
+    assert dbt_ok, f"no tested version of the extra ({extra}) installs with dbt-redshift 1.11"

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._errors import TokenError
+from ._errors import EXIT_STATUS_NAMES, TokenError
 from ._executable import ENV_EXECUTABLE, find_executable
 from ._token import DEFAULT_TIMEOUT, IssuedToken, get_token
 
 if TYPE_CHECKING:
     from .provider import IdpTokenAuthPlugin
 
-__all__ = ["DEFAULT_TIMEOUT", "ENV_EXECUTABLE", "IdpTokenAuthPlugin", "IssuedToken", "TokenError",
+__all__ = ["DEFAULT_TIMEOUT", "ENV_EXECUTABLE", "EXIT_STATUS_NAMES", "IdpTokenAuthPlugin", "IssuedToken", "TokenError",
            "find_executable", "get_token", "__version__"]
 
 

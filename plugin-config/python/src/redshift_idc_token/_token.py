@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import selectors
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
 
@@ -31,6 +33,11 @@ _logger = logging.getLogger("redshift_idc_token")
 DEFAULT_TIMEOUT = 120.0
 # Longest stderr line quoted in an error; the executable's own lines are far shorter.
 _MAX_MESSAGE = 500
+# Seconds the pipes are still read after the executable exited (what it wrote is in them
+# already; only a helper it left behind can keep them open longer). The JDBC wrapper's too.
+_EXIT_GRACE = 0.5
+# Seconds between looks at whether the executable has exited, while its pipes are quiet.
+_POLL = 0.05
 
 
 @dataclass(frozen=True)
@@ -98,17 +105,70 @@ def _run(argv: list[str], timeout: float, env: Optional[Mapping[str, str]]) -> t
     except OSError as exc:
         raise TokenError(f"cannot run {argv[0]}: {exc.strerror or exc}") from None
     try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as exc:
-        _kill(proc)
-        last = _last_line(exc.stderr or b"")
-        said = f"; its last words: {last}" if last else ""
-        raise TokenError(f"{EXECUTABLE_NAME} did not finish within {timeout:g} s and was "
-                         f"stopped{said}") from None
+        stdout, stderr, finished = _collect(proc, timeout)
     except BaseException:
         _kill(proc)  # KeyboardInterrupt or the like: leave no child behind
         raise
+    if not finished:
+        _kill(proc)
+        last = _last_line(stderr)
+        said = f"; its last words: {last}" if last else ""
+        raise TokenError(f"{EXECUTABLE_NAME} did not finish within {timeout:g} s and was "
+                         f"stopped{said}")
+    _close(proc)
     return stdout, stderr, proc.returncode
+
+
+def _collect(proc: subprocess.Popen[bytes], timeout: float) -> tuple[bytes, bytes, bool]:
+    """Reads both pipes until the executable has exited and they are drained; True if it exited
+    in time.
+
+    It waits for the process, not for end-of-file: a helper the executable started (a JWT
+    command's agent, a credential_process daemon) may hold the pipes open for ever, so once the
+    executable is gone the pipes get `_EXIT_GRACE` more seconds and are then let go, as the
+    JDBC wrapper does.
+    """
+    if os.name == "nt":  # no select() on pipes: the plain way, which waits for end-of-file
+        try:
+            out, err = proc.communicate(timeout=timeout)
+            return out, err, True
+        except subprocess.TimeoutExpired as exc:
+            return b"", exc.stderr or b"", False
+    deadline = time.monotonic() + timeout
+    assert proc.stdout is not None and proc.stderr is not None  # both are PIPEs
+    data = {proc.stdout: bytearray(), proc.stderr: bytearray()}
+    exited_at: Optional[float] = None
+    with selectors.DefaultSelector() as selector:
+        for pipe in data:
+            selector.register(pipe, selectors.EVENT_READ)
+        while selector.get_map():
+            now = time.monotonic()
+            if exited_at is None and proc.poll() is not None:
+                exited_at = now
+            limit = deadline if exited_at is None else min(deadline, exited_at + _EXIT_GRACE)
+            if now >= limit:
+                break
+            # While the executable runs, look at it every _POLL seconds; after, wait on the pipes.
+            wait = limit - now if exited_at is not None else min(limit - now, _POLL)
+            for key, _ in selector.select(wait):
+                chunk = os.read(key.fd, 65536)
+                if chunk:
+                    data[key.fileobj].extend(chunk)  # type: ignore[index]
+                else:
+                    selector.unregister(key.fileobj)
+    out, err = (bytes(data[p]) for p in (proc.stdout, proc.stderr))
+    if exited_at is None:
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            return out, err, False
+    return out, err, True
+
+
+def _close(proc: subprocess.Popen[bytes]) -> None:
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def _kill(proc: subprocess.Popen[bytes]) -> None:
@@ -121,9 +181,7 @@ def _kill(proc: subprocess.Popen[bytes]) -> None:
         pass
     # Close our ends instead of draining them: a grandchild that escaped the group could keep
     # the pipes open for ever.
-    for pipe in (proc.stdout, proc.stderr):
-        if pipe is not None:
-            pipe.close()
+    _close(proc)
     proc.wait()
 
 

@@ -17,16 +17,23 @@ What redshift_connector 2.2.0 needs from a provider, and why this class looks as
 * ``token_type`` is read from the connection's `RedshiftProperty` *after* the provider ran, so
   the provider sets it there, as the driver's own IdpTokenAuthPlugin does.
 * The driver's "Authentication must use an SSL connection" check knows only its own plugin
-  names, so this provider refuses ``ssl=False`` itself.
+  names and only ``ssl is False``, so this provider checks what the driver will actually do
+  (``Connection.__init__``): TLS only when ``ssl is True`` (the bool; a URL's ``"true"`` is
+  clear text), and a verified certificate only with ``sslmode`` ``verify-ca`` or
+  ``verify-full``. Anything else is refused. The mode the driver picks itself (for no sslmode,
+  or one it does not support) does not check the host name, so the provider makes it
+  verify-full (`require_host_name_check`).
 * With ``REDSHIFT_CONNECTOR_PLUGIN_ALLOWLIST`` set, the driver loads only the names listed
   there: list ``redshift_idc_token.IdpTokenAuthPlugin``.
 
 ``connect()`` takes no arguments of its own, so the provider reads the driver's existing ones:
 ``host`` or ``cluster_identifier`` / ``serverless_work_group``, ``region``, ``profile`` and
 ``endpoint_url`` (the AWS API endpoint) choose the token; ``idp_response_timeout`` (the
-driver's "timeout for authentication via an IdP", default 120 s) bounds the executable; and
-``login_url`` (unused by this kind of plugin otherwise) may name the executable, ahead of
-``REDSHIFT_IDC_TOKEN_EXECUTABLE`` and the copy the wheel installed.
+driver's "timeout for authentication via an IdP", default 120 s) bounds the executable.
+
+The executable is never chosen by a connect argument: a SQLAlchemy URL's query sets them, and
+a URL must not choose a program to run. It is the copy installed with this package, or
+``REDSHIFT_IDC_TOKEN_EXECUTABLE`` (the environment, outside any URL); ``login_url`` is refused.
 """
 
 from __future__ import annotations
@@ -39,13 +46,32 @@ from redshift_connector.plugin.common_credentials_provider import CommonCredenti
 from redshift_connector.plugin.native_token_holder import NativeTokenHolder
 from redshift_connector.redshift_property import RedshiftProperty
 
-from ._errors import TokenError
+from ._errors import TokenError, exit_status_name
+from ._executable import ENV_EXECUTABLE
 from ._token import get_token
 
 __all__ = ["IdpTokenAuthPlugin", "PROVIDER_NAME"]
 
 #: The value to pass as ``credentials_provider`` (and to list in the driver's allowlist).
 PROVIDER_NAME = "redshift_idc_token.IdpTokenAuthPlugin"
+
+#: The only ``sslmode`` values with which redshift_connector verifies the server's certificate.
+VERIFYING_SSLMODES = ("verify-ca", "verify-full")
+
+#: What the provider adds to the executable's own line, for each kind of failure of
+#: plugin-config/exit-codes.json (the tests fail when a kind is missing here). Most need nothing:
+#: the executable's line already says what to do.
+FAILURE_HINTS: dict[str, str] = {
+    "internal": "",
+    "usage": " [connect arguments: host=, or cluster_identifier= or serverless_work_group= with region=]",
+    "credentials": "",
+    "denied": "",
+    "transient": "",
+    "sign_in": " [sign in with `redshift-idc-token login` (add --profile NAME if you use one), then connect again]",
+    "setup": " [the IAM Identity Center application or the AWS profile must change: see your administrator]",
+    "cannot_execute": "",
+    "command_not_found": "",
+}
 
 _logger = logging.getLogger("redshift_idc_token")
 
@@ -71,10 +97,17 @@ class IdpTokenAuthPlugin(CommonCredentialsProvider):
     def check_required_parameters(self) -> None:
         """Refuses settings under which the token must not or cannot be fetched, before any run."""
         info = self._props()  # (the base class's check is an empty abstract method)
-        if info.ssl is False:
+        if info.login_url:
             raise InterfaceError(
-                f"Authentication must use an SSL connection: {PROVIDER_NAME} sends an IAM Identity "
-                "Center token, which must not cross the network in clear; remove ssl=False")
+                f"{PROVIDER_NAME} does not take login_url: connection settings (often a URL) must "
+                "not choose a program to run; it runs the redshift-idc-token installed with it, or "
+                f"${ENV_EXECUTABLE}; remove login_url")
+        unverified = unverified_tls_setting(info)
+        if unverified:
+            raise InterfaceError(
+                f"Authentication must use an SSL connection: refusing to send an IAM Identity "
+                f"Center token with {unverified}")
+        require_host_name_check(info)
         if info.iam:
             raise InterfaceError(f"{PROVIDER_NAME} cannot be used with iam=True; remove it")
         given = [name for name in ("token", "access_key_id", "secret_access_key", "session_token")
@@ -95,14 +128,10 @@ class IdpTokenAuthPlugin(CommonCredentialsProvider):
         self.check_required_parameters()
         info = self._props()
         try:
-            issued = get_token(**target_arguments(info), executable=info.login_url or None,
-                               timeout=float(info.idp_response_timeout))
+            issued = get_token(**target_arguments(info), timeout=float(info.idp_response_timeout))
         except TokenError as exc:
-            message = str(exc)
-            if exc.exit_status == 2:  # usage: its wording names its own flags; name ours too
-                message += (" [connect arguments: host=, or cluster_identifier= or "
-                            "serverless_work_group= with region=]")
-            raise InterfaceError(message) from exc
+            kind = exit_status_name(exc.exit_status)
+            raise InterfaceError(str(exc) + FAILURE_HINTS.get(kind or "", "")) from exc
         info.put("token_type", issued.token_type)
         _logger.debug("token from %s, type %s, expires %s", issued.source, issued.token_type,
                       issued.expiration)
@@ -113,6 +142,37 @@ class IdpTokenAuthPlugin(CommonCredentialsProvider):
         credentials = NativeTokenHolder(access_token=self.get_auth_token(), expiration=None)
         credentials.refresh = True
         self.last_refreshed_credentials = credentials
+
+
+def unverified_tls_setting(info: RedshiftProperty) -> Optional[str]:
+    """The setting under which redshift_connector would not send over verified TLS, described
+    with what to do; None when the connection will be verified TLS."""
+    if info.ssl is not True:
+        kind = f" (a {type(info.ssl).__name__})" if not isinstance(info.ssl, bool) else ""
+        return (f"ssl={info.ssl!r}{kind}: redshift_connector uses TLS only when ssl is the bool "
+                "True (its default); remove ssl")
+    if info.sslmode not in VERIFYING_SSLMODES:
+        return (f"sslmode={info.sslmode!r}: redshift_connector verifies the server's certificate "
+                "only with sslmode 'verify-full' or 'verify-ca' (exactly so spelled), and sends in "
+                "clear text with any other value; use sslmode=verify-full")
+    return None
+
+
+def require_host_name_check(info: RedshiftProperty) -> None:
+    """Makes the driver check that the server's certificate names the host, unless the caller
+    explicitly chose ``sslmode='verify-ca'``.
+
+    Without that check any certificate from any trusted CA (the system's, the driver's Redshift
+    bundle) would get the token. The driver does not check it for the mode it chooses itself:
+    2.2 chooses a "defaulted" verify-full that only warns on a mismatch (for no sslmode, or one
+    it does not support) and marks it ``sslmode_explicit=False``; 2.1 chooses verify-ca, and
+    cannot tell it from a caller's, so there verify-ca always becomes verify-full.
+    """
+    explicit = getattr(info, "sslmode_explicit", None)  # None: a driver before 2.2
+    if info.sslmode == "verify-full" and explicit is False:
+        info.sslmode_explicit = True
+    elif info.sslmode == "verify-ca" and explicit is None:
+        info.put("sslmode", "verify-full")
 
 
 def target_arguments(info: RedshiftProperty) -> dict[str, Any]:

@@ -53,6 +53,17 @@ public final class Driver implements java.sql.Driver {
     static final String REGION = "Region";
     static final String PROFILE = "Profile";
     static final String LOGIN_TIMEOUT = "loginTimeout";
+    static final String LOGIN_URL = "login_url";
+    static final String SSL = "ssl";
+    static final String SSL_MODE = "sslmode";
+    static final String SSL_FACTORY = "sslfactory";
+    /** The sslmode values with which the driver checks the server's certificate. */
+    static final List<String> VERIFYING_MODES = Arrays.asList("verify-ca", "verify-full");
+    /** The driver's socket factories that check the certificate (LibPQFactory is its default). */
+    static final List<String> VALIDATING_FACTORIES = Arrays.asList(
+            "com.amazon.redshift.ssl.LibPQFactory", "com.amazon.redshift.ssl.jdbc4.LibPQFactory",
+            "com.amazon.redshift.ssl.DefaultJavaSSLFactory",
+            "com.amazon.redshift.ssl.SingleCertValidatingFactory");
     /** Set by this driver from the executable's output; a caller's values are replaced. */
     private static final List<String> TOKEN_KEYS = Arrays.asList("plugin_name", "token", "token_type");
 
@@ -85,7 +96,14 @@ public final class Driver implements java.sql.Driver {
                     + EXECUTABLE_ENV);
         }
         Properties props = target.properties;
-        refuseCleartext(props);
+        if (get(props, LOGIN_URL) != null) {
+            // The Python provider once took its program from login_url; neither does now.
+            throw Failure.badSetting(LOGIN_URL + " is not used with redshift-idc-token and is"
+                    + " refused (connection settings must not name a program to run): remove it;"
+                    + " the executable is " + EXECUTABLE_PROPERTY + ", $" + EXECUTABLE_ENV
+                    + " or redshift-idc-token on PATH");
+        }
+        refuseUnverified(props);
 
         Properties token = TokenProcess.run(command(target), timeoutSeconds(props));
         Properties forDriver = new Properties();
@@ -167,17 +185,36 @@ public final class Driver implements java.sql.Driver {
         return global > 0 ? global : DEFAULT_TIMEOUT_SECONDS;
     }
 
-    /** The token is a login: it is only ever sent over TLS (the Redshift driver's default). */
-    private static void refuseCleartext(Properties p) throws SQLException {
-        String ssl = get(p, "ssl");
-        String mode = get(p, "sslmode");
-        String offending = "false".equalsIgnoreCase(ssl) ? "ssl=" + ssl
-                : mode != null && Arrays.asList("disable", "allow", "prefer")
-                        .contains(mode.toLowerCase(Locale.ROOT)) ? "sslmode=" + mode : null;
-        if (offending != null) {
-            throw Failure.badSetting("refusing to send an IAM Identity Center token without"
-                    + " verified TLS: remove " + offending + " (use sslmode=verify-full)");
+    /**
+     * The token is a login: it is only ever sent over TLS with the server's certificate checked.
+     * Refuses every setting of the Amazon Redshift JDBC driver that turns that off: {@code ssl}
+     * other than {@code true}, an {@code sslmode} other than verify-ca or verify-full (disable,
+     * allow and prefer may send in clear text; require encrypts without checking), and an
+     * {@code sslfactory} other than the driver's validating ones (NonValidatingFactory, the
+     * common recipe, accepts any certificate; an unknown factory cannot be vouched for).
+     */
+    static void refuseUnverified(Properties p) throws SQLException {
+        String ssl = get(p, SSL);
+        if (ssl != null && !"true".equalsIgnoreCase(ssl)) {
+            throw unverified(SSL + "=" + ssl + " turns TLS off (the driver uses TLS only with"
+                    + " ssl=true, its default): remove it");
         }
+        String mode = get(p, SSL_MODE);
+        if (mode != null && !VERIFYING_MODES.contains(mode.toLowerCase(Locale.ROOT))) {
+            throw unverified(SSL_MODE + "=" + mode + " does not check the server's certificate"
+                    + " (only verify-full and verify-ca do): use sslmode=verify-full");
+        }
+        String factory = get(p, SSL_FACTORY);
+        if (factory != null && !VALIDATING_FACTORIES.contains(factory)) {
+            throw unverified(SSL_FACTORY + "=" + factory + " is not one of the driver's"
+                    + " certificate-checking factories (" + String.join(", ", VALIDATING_FACTORIES)
+                    + "): remove it, and give the CA with ssltruststorepath or sslrootcert");
+        }
+    }
+
+    private static SQLException unverified(String why) {
+        return Failure.badSetting("refusing to send an IAM Identity Center token without"
+                + " verified TLS: " + why);
     }
 
     private static boolean isTokenKey(String k) {

@@ -20,32 +20,51 @@ import java.sql.SQLTransientConnectionException;
 final class Failure {
     /** Bad arguments or targets, unparsable host, no region; also a bad wrapper setting. */
     static final String INVALID_PARAMETER_VALUE = "22023";
-    /** Credentials missing, expired or rejected; not identity-enhanced; access denied. */
+    /**
+     * Credentials missing, expired or rejected; not identity-enhanced; access denied; a sign-in
+     * needed; an IAM Identity Center setup that does not allow this sign-in.
+     */
     static final String INVALID_AUTHORIZATION = "28000";
     /** Throttling, AWS-side or network failure, timeout: try again later. */
     static final String UNABLE_TO_CONNECT = "08001";
-    /** Anything else: a bug, a crash, output that is not the jdbc format. */
+    /** A bug, a crash, an unknown exit status, output that is not the jdbc format. */
     static final String UNEXPECTED = "99999";
 
     private static final int MAX_MESSAGE = 1000;
 
     private Failure() {}
 
-    /** The exception for a non-zero exit status, with the child's one-line error as message. */
+    /**
+     * The exception for a non-zero exit status, with the child's one-line error as message: one
+     * case for every code of plugin-config/exit-codes.json (the tests run each through here).
+     */
     static SQLException forExit(String program, int status, String stderr) {
         String line = errorLine(stderr);
         String message = line != null ? line
                 : program + " failed with exit status " + status + " and printed no error";
         switch (status) {
-            case 2:
-                return new SQLNonTransientException(message, INVALID_PARAMETER_VALUE, status);
-            case 3:
-            case 4:
-                return new SQLInvalidAuthorizationSpecException(message, INVALID_AUTHORIZATION, status);
-            case 5:
-                return new SQLTransientConnectionException(message, UNABLE_TO_CONNECT, status);
-            default:
+            case 1: // internal: a bug or an unexpected local failure
                 return new SQLNonTransientConnectionException(message, UNEXPECTED, status);
+            case 2: // usage
+                return new SQLNonTransientException(message, INVALID_PARAMETER_VALUE, status);
+            case 3: // credentials
+            case 4: // denied
+                return new SQLInvalidAuthorizationSpecException(message, INVALID_AUTHORIZATION, status);
+            case 5: // transient
+                return new SQLTransientConnectionException(message, UNABLE_TO_CONNECT, status);
+            case 6: // sign_in: a person must sign in; no retry helps before that
+                if (!message.contains("redshift-idc-token login")) {
+                    message += " (sign in with `redshift-idc-token login`, then connect again)";
+                }
+                return new SQLInvalidAuthorizationSpecException(message, INVALID_AUTHORIZATION, status);
+            case 7: // setup: the IAM Identity Center application or the profile must change
+                return new SQLInvalidAuthorizationSpecException(message, INVALID_AUTHORIZATION, status);
+            case 126: // cannot_execute (exec)
+            case 127: // command_not_found (exec)
+                return new SQLNonTransientConnectionException(message, UNABLE_TO_CONNECT, status);
+            default:
+                return new SQLNonTransientConnectionException(message + " (" + program
+                        + " ended with unknown exit status " + status + ")", UNEXPECTED, status);
         }
     }
 

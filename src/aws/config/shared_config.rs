@@ -76,7 +76,7 @@ pub struct SharedConfig {
     pub credentials: FileSnapshot,
     parsed: Arc<ProfileSet>,
     /// Identity fingerprints already computed from these files this run, by profile (see
-    /// `cache::Fingerprint::of`): a signed-in hit needs the same one for the session and for
+    /// `aws::config::chain::fingerprint`): a signed-in hit needs the same one for the session and for
     /// the token, and a miss twice more; the inputs do not change within a run.
     fingerprints: Arc<Mutex<Vec<(String, Digest)>>>,
 }
@@ -133,10 +133,11 @@ impl SharedConfig {
             let detail = e
                 .split_once(" on line ")
                 .map_or(e.clone(), |(_, rest)| format!("line {rest}"));
-            Error::Usage(format!(
-                "{path} cannot be parsed ({}): fix the file (the AWS SDKs refuse it too)",
-                crate::error::one_line(&detail)
-            ))
+            Error::Unparsable {
+                path,
+                detail: crate::error::one_line(&detail),
+                fix: "fix the file (the AWS SDKs refuse it too)",
+            }
         })?;
         Ok(SharedConfig {
             config,

@@ -8,10 +8,9 @@
 //! environment variable first, then the selected profile) and checked against the rule
 //! aws-config applies; a bad one is a usage error naming the setting, the value and the rule.
 
+use crate::aws::config::shared_config::{SharedConfig, profile_origin};
 use crate::env::Env;
 use crate::error::Error;
-use crate::shared_config::{SharedConfig, profile_origin};
-use crate::target::printable;
 
 /// What a valid value looks like.
 #[derive(Debug, Clone, Copy)]
@@ -109,11 +108,7 @@ pub fn check(env: &Env, files: &SharedConfig, profile: &str) -> Result<(), Error
     for (var, key, rule) in SETTINGS {
         if let Some(v) = env.get(var) {
             if !rule.accepts(v) {
-                return Err(Error::Usage(format!(
-                    "invalid value '{}' for {var}: {}",
-                    printable(v),
-                    rule.describe()
-                )));
+                return Err(Error::invalid(*var, v, None, rule.describe()));
             }
             continue;
         }
@@ -123,12 +118,12 @@ pub fn check(env: &Env, files: &SharedConfig, profile: &str) -> Result<(), Error
         if let Some(v) = files.get(profile, key)
             && !rule.accepts(v)
         {
-            return Err(Error::Usage(format!(
-                "invalid value '{}' for `{key}` in {}: {}",
-                printable(v),
-                profile_origin(profile),
-                rule.describe()
-            )));
+            return Err(Error::invalid(
+                format!("`{key}`"),
+                v,
+                Some(&profile_origin(profile)),
+                rule.describe(),
+            ));
         }
     }
     Ok(())
@@ -144,7 +139,7 @@ mod tests {
         let err = check(&Env::default(), &files, "default").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value '0' for `max_attempts` in the profile default: must be an integer from 1 to 4294967295"
+            "invalid `max_attempts` '0' (from the profile default): must be an integer from 1 to 4294967295"
         );
         let env = Env::from_pairs([("AWS_MAX_ATTEMPTS", "3")]);
         assert!(check(&env, &files, "default").is_ok(), "the variable wins");
@@ -152,7 +147,7 @@ mod tests {
         let err = check(&env, &SharedConfig::default(), "default").unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid value 'bogus' for AWS_RETRY_MODE: must be standard or adaptive"
+            "invalid AWS_RETRY_MODE 'bogus': must be standard or adaptive"
         );
         let env = Env::from_pairs([("AWS_ACCOUNT_ID_ENDPOINT_MODE", "x")]);
         let err = check(&env, &SharedConfig::default(), "default").unwrap_err();

@@ -25,10 +25,11 @@ mod signin_check;
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::aws::credentials::ProbeCredentials;
+use crate::aws::redshift::{AwsFetcher, Fetch};
 use crate::cli::{DoctorArgs, GlobalArgs, TokenArgs};
 use crate::env::Env;
 use crate::error::Error;
-use crate::fetch::{AwsFetcher, Fetch, ProbeCredentials};
 use crate::settings::TokenRequest;
 
 use cache_check::cache_step;
@@ -78,22 +79,16 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
     Ok(report.exit_code())
 }
 
-/// The cached session's role credentials, when sign-in is configured and a fresh session is
-/// cached: the credentials a token run would call with. `doctor` never signs in itself.
+/// The credentials a token run would call with when sign-in is configured and a fresh
+/// session is cached, as the serving policy decides them. `doctor` never signs in itself.
 fn signed_in_credentials(
     args: &DoctorArgs,
     global: &GlobalArgs,
     env: &Env,
 ) -> Option<aws_credential_types::Credentials> {
     let req = TokenRequest::from_args(&args.token, env).ok()?;
-    let cfg = req.signin.as_ref()?;
-    let cache = crate::cache::default_root(global.cache_dir.as_deref())
-        .and_then(|root| crate::cache::Cache::open(root).ok());
-    let region = req.region.as_ref().map(|r| r.value.as_str());
-    let status = crate::signin::status(cfg, region, cache.as_ref(), env, &req.files);
-    status
-        .session
-        .filter(|s| s.is_fresh(SystemTime::now()))
+    let cache = crate::cache::open_or_warn(global.cache_dir.as_deref());
+    crate::serve::signed_in::fresh_session(&req, cache.as_ref(), env)
         .map(|s| s.credentials.to_sdk())
 }
 
@@ -173,11 +168,11 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
 
     // 5. The sign-in, when configured: whose session the call would use.
     let mut signed_in = true;
-    if let Some(cfg) = &req.signin {
-        let cache = crate::cache::default_root(inp.cache_dir)
-            .and_then(|root| crate::cache::Cache::open(root).ok());
-        let status =
-            crate::signin::status(cfg, region.as_deref(), cache.as_ref(), inp.env, &req.files);
+    let cache = crate::cache::default_root(inp.cache_dir)
+        .and_then(|root| crate::cache::Cache::open(root).ok());
+    if let Some(status) =
+        crate::serve::signed_in::status(&req, region.as_deref(), cache.as_ref(), inp.env)
+    {
         signed_in = status
             .session
             .as_ref()
@@ -204,7 +199,8 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::fetch::{Call, CredentialsInfo};
+    use crate::aws::credentials::CredentialsInfo;
+    use crate::aws::redshift::Call;
     use crate::target::Service;
     use crate::token::{AuthToken, Secret};
     use std::cell::Cell;
@@ -223,7 +219,7 @@ mod tests {
             self.calls.set(self.calls.get() + 1);
             (self.result)()
         }
-        fn discover_region(&self, _: &TokenRequest, _: Instant) -> Option<String> {
+        fn discover_region(&self, _: Instant) -> Option<String> {
             self.region.map(str::to_owned)
         }
     }
@@ -231,12 +227,7 @@ mod tests {
     struct FakeCreds(fn() -> Result<CredentialsInfo, Error>);
 
     impl ProbeCredentials for FakeCreds {
-        fn credentials(
-            &self,
-            _: &TokenRequest,
-            _: &str,
-            _: Instant,
-        ) -> Result<CredentialsInfo, Error> {
+        fn credentials(&self, _: Call<'_>) -> Result<CredentialsInfo, Error> {
             (self.0)()
         }
     }
@@ -335,7 +326,7 @@ mod tests {
     fn denial_is_explained_and_sets_the_exit_code() {
         let env = Env::from_pairs([("AWS_REGION", "us-east-2")]);
         let f = fetch(|| {
-            Err(crate::fetch::service_error(
+            Err(crate::aws::errors::service_error(
                 Service::Redshift,
                 "us-east-2",
                 400,

@@ -8,16 +8,32 @@
 use std::ffi::OsString;
 use std::process::Command;
 
+use crate::cli::{ExecArgs, GlobalArgs};
+use crate::env::Env;
 use crate::error::Error;
 use crate::output::{ENV_EXPIRATION, ENV_TOKEN, ENV_TOKEN_TYPE};
+use crate::settings::TokenRequest;
 use crate::token::{AuthToken, TOKEN_TYPE, rfc3339};
+
+/// `exec`: the token as `token` would get it, then the command with it.
+pub fn run(
+    args: &ExecArgs,
+    global: &GlobalArgs,
+    env: &Env,
+    start: std::time::Instant,
+) -> Result<u8, Error> {
+    let req = TokenRequest::from_args(&args.token, env)?;
+    let got = crate::serve::token(&req, global.cache_dir.as_deref(), env, start)?;
+    exec_with(&args.command, &got.token)
+}
 
 /// Runs `command` with the token's variables set; returns only if it could not be started
 /// (or, off Unix, with the command's exit status).
-pub fn run(command: &[OsString], token: &AuthToken) -> Result<u8, Error> {
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| Error::Usage("exec needs a command after --".into()))?;
+fn exec_with(command: &[OsString], token: &AuthToken) -> Result<u8, Error> {
+    let (program, args) = command.split_first().ok_or_else(|| Error::MissingSetting {
+        what: "exec needs a command".into(),
+        fix: "give it after --, e.g. `redshift-idc-token exec --cluster c -- psql`".into(),
+    })?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env(ENV_TOKEN, token.token.expose())

@@ -12,15 +12,12 @@ use crate::error::ExitCode;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SigninError {
-    #[error("{0}")]
-    Config(String),
-
     #[error(
         "the JWT command `{command}` failed: {detail} (fix the command in redshift_idc_jwt_command / --jwt-command)"
     )]
     JwtCommand { command: String, detail: String },
 
-    #[error("cannot read the JWT file {path}: {source} (check redshift_idc_jwt_file / --jwt-file)")]
+    #[error("cannot read the JWT file {path} (check redshift_idc_jwt_file / --jwt-file)")]
     JwtFile {
         path: PathBuf,
         #[source]
@@ -151,7 +148,12 @@ pub enum SigninError {
     NotSignedIn { profile: String },
 
     #[error(
-        "cannot listen on 127.0.0.1:{port} for the sign-in redirect: {source} (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
+        "IAM Identity Center issued no identity context (sts:identity_context) for the scopes '{scopes}': the sign-in must ask for the sts:identity_context scope (redshift_idc_scopes; the default is 'openid aws sts:identity_context') and the customer managed application must allow it (its access scopes, sso-admin PutApplicationAccessScope)"
+    )]
+    NoIdentityContext { scopes: String },
+
+    #[error(
+        "cannot listen on 127.0.0.1:{port} for the sign-in redirect (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
     )]
     Listen {
         port: u16,
@@ -164,17 +166,18 @@ impl SigninError {
     pub fn exit_code(&self) -> ExitCode {
         use SigninError::*;
         match self {
-            Config(_)
-            | JwtCommand { .. }
+            JwtCommand { .. }
             | JwtFile { .. }
             | JwtMissing { .. }
             | BadJwt { .. }
             | Listen { .. } => ExitCode::Usage,
-            UntrustedIssuer { .. }
-            | CreateTokenDenied { .. }
-            | UnknownApplication { .. }
+            // The application itself does not allow this sign-in: signing in again cannot help.
+            UnknownApplication { .. }
             | GrantNotAllowed { .. }
             | BadScope { .. }
+            | NoIdentityContext { .. } => ExitCode::Setup,
+            UntrustedIssuer { .. }
+            | CreateTokenDenied { .. }
             | WrongRegion { .. }
             | Rejected { .. }
             | AssumeRoleDenied { .. }

@@ -1,44 +1,50 @@
 //! The one error type of the program, and the only place that knows exit codes.
 //!
 //! Each variant's message says what went wrong and what to do about it, in one line; the
-//! underlying cause (if any) is kept in `#[source]` and printed only with `-v`. No variant
+//! underlying cause (if any) is kept in `#[source]`, never formatted into the message too:
+//! [`Error::line`] joins the chain once. No variant
 //! holds a token or a secret key, so printing an error can never leak one.
 
 use std::path::PathBuf;
 
+mod exit_code;
+mod signin;
+
+pub use exit_code::ExitCode;
+pub use signin::SigninError;
+
 use crate::target::{InvalidHost, InvalidTarget, TargetsError};
 use crate::token::TokenProblem;
 
-/// Documented, stable exit statuses (see the README's "Exit codes").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub enum ExitCode {
-    Success = 0,
-    /// A bug or an unexpected local failure (I/O on stdout, a runtime that cannot start).
-    Internal = 1,
-    /// Bad arguments, invalid targets, no region: fix the command line or configuration.
-    Usage = 2,
-    /// No usable AWS credentials: missing, expired, or rejected by AWS.
-    Credentials = 3,
-    /// AWS refused this identity or these targets: permissions, identity-enhanced credentials,
-    /// unknown or unavailable cluster/workgroup.
-    Denied = 4,
-    /// Throttling, a service-side failure, a bad reply, the network, or the time limit:
-    /// retrying later may work.
-    Transient = 5,
-    /// Sign-in needed or not completed: not signed in with --no-browser, the session ended,
-    /// the browser sign-in was refused or timed out. Run `redshift-idc-token login`.
-    SignIn = 6,
-    /// `exec`: the command exists but could not be run (as in POSIX shells).
-    CannotExecute = 126,
-    /// `exec`: the command was not found (as in POSIX shells).
-    CommandNotFound = 127,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
+    #[error("{what} stayed locked by another process (a sign-in in progress?); retry when it ends")]
+    Locked { what: String },
+
+    /// A setting whose value breaks its rule: the setting, the value (escaped), where it
+    /// came from, and the rule.
+    #[error("invalid {setting} '{value}'{}: {rule}", from.as_deref().map(|f| format!(" (from {f})")).unwrap_or_default())]
+    InvalidSetting {
+        setting: String,
+        value: String,
+        from: Option<String>,
+        rule: String,
+    },
+
+    /// A setting a mode needs and nobody gave.
+    #[error("{what}: {fix}")]
+    MissingSetting { what: String, fix: String },
+
+    /// A file of settings that cannot be parsed.
+    #[error("{path} cannot be parsed ({detail}): {fix}")]
+    Unparsable {
+        path: String,
+        detail: String,
+        fix: &'static str,
+    },
+
     #[error("{0}")]
-    Usage(String),
+    Cache(crate::cache::Unavailable),
 
     #[error(transparent)]
     InvalidTarget(#[from] InvalidTarget),
@@ -132,13 +138,13 @@ pub enum Error {
     #[error("gave up after {seconds} s (--timeout): {during}")]
     Timeout { seconds: u64, during: &'static str },
 
-    #[error("could not write the output: {source}")]
+    #[error("could not write the output")]
     Output {
         #[source]
         source: std::io::Error,
     },
 
-    #[error("{what} {path}: {source}")]
+    #[error("{what} {path}")]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -146,7 +152,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    #[error("cannot run '{command}': {source}")]
+    #[error("cannot run '{command}'")]
     Exec {
         command: String,
         #[source]
@@ -154,7 +160,7 @@ pub enum Error {
     },
 
     #[error(transparent)]
-    Signin(#[from] crate::signin::SigninError),
+    Signin(#[from] SigninError),
 
     #[error("{0}")]
     Internal(String),
@@ -170,11 +176,52 @@ impl From<TokenProblem> for Error {
 }
 
 impl Error {
+    /// The message and its causes on one line (`app::report` prints it): each cause once,
+    /// in its own words, escaped.
+    pub fn line(&self) -> String {
+        let mut out = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            let text = s.to_string();
+            if !out.contains(&text) {
+                out.push_str(": ");
+                out.push_str(&text);
+            }
+            source = s.source();
+        }
+        // One line whatever a cause holds; each part is bounded where it is made.
+        out.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    }
+
+    /// A setting's value that breaks `rule`; `value` is shown escaped.
+    pub fn invalid(
+        setting: impl Into<String>,
+        value: &str,
+        from: Option<&str>,
+        rule: impl Into<String>,
+    ) -> Error {
+        Error::InvalidSetting {
+            setting: setting.into(),
+            value: crate::target::printable(value),
+            from: from.map(str::to_owned),
+            rule: rule.into(),
+        }
+    }
+
     /// The exit status for this error; the only mapping from errors to statuses.
     pub fn exit_code(&self) -> ExitCode {
         use Error::*;
         match self {
-            Usage(_) | InvalidTarget(_) | Targets(_) | InvalidHost(_) | NoRegion => ExitCode::Usage,
+            InvalidSetting { .. }
+            | MissingSetting { .. }
+            | Unparsable { .. }
+            | Cache(_)
+            | InvalidTarget(_)
+            | Targets(_)
+            | InvalidHost(_)
+            | NoRegion => ExitCode::Usage,
             NoCredentials { .. }
             | ExpiredCredentials { .. }
             | RejectedCredentials { .. }
@@ -188,7 +235,8 @@ impl Error {
             | ServiceFailure { .. }
             | BadReply { .. }
             | Network { .. }
-            | Timeout { .. } => ExitCode::Transient,
+            | Timeout { .. }
+            | Locked { .. } => ExitCode::Transient,
             Exec { source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
                 ExitCode::CommandNotFound
             }

@@ -4,23 +4,14 @@
 //! cluster id is reported as a usage error naming the value and the rule. Turning these raw
 //! arguments into the settings the rest of the program uses happens once, in `settings.rs`.
 
+pub mod fastpath;
+
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
 use crate::output::Format;
 use crate::target::{ClusterId, WorkgroupName};
-
-const EXIT_CODES: &str = "\
-Exit codes:
-  0  success
-  1  internal error (a bug, or stdout could not be written)
-  2  usage: bad arguments or targets, unparsable --host, no region
-  3  credentials: none found, expired, or rejected by AWS
-  4  denied: not identity-enhanced, access denied, cluster/workgroup not found or unavailable
-  5  transient: throttling, AWS-side failure, bad reply, network failure, --timeout reached
-  6  sign-in: not signed in with --no-browser, session ended, sign-in refused or timed out
-     (run `redshift-idc-token login`)";
 
 /// `--timeout`'s default and range (seconds); `fastpath.rs` parses the same option.
 pub const DEFAULT_TIMEOUT: u64 = 30;
@@ -35,7 +26,11 @@ pub const MIN_VALIDITY_RANGE: std::ops::RangeInclusive<u64> = 0..=86_400;
 /// found the standard way, caches the token until shortly before it expires, and prints it in
 /// the format a JDBC, ODBC or Python driver, or a shell, takes.
 #[derive(Debug, Parser)]
-#[command(name = "redshift-idc-token", version, after_help = EXIT_CODES)]
+#[command(
+    name = "redshift-idc-token",
+    version,
+    after_help = crate::error::ExitCode::help_text()
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -131,7 +126,7 @@ pub struct SigninArgs {
 
     /// How the person is identified [default: jwt if a JWT source is set, else browser].
     #[arg(long, help_heading = "Sign-in", value_enum, value_name = "KIND")]
-    pub signin: Option<crate::signin::SigninKind>,
+    pub signin: Option<SigninKind>,
 
     /// Shell command printing a JWT from a trusted token issuer (jwt sign-in).
     #[arg(long, help_heading = "Sign-in", value_name = "COMMAND")]
@@ -332,6 +327,25 @@ impl Cli {
 }
 
 /// Token arguments for cluster `c1` with the defaults clap would give, changed by `f`.
+/// How the person is identified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SigninKind {
+    /// A JWT from a trusted token issuer (command, file or variable), exchanged with the
+    /// jwt-bearer grant.
+    Jwt,
+    /// An authorization-code sign-in with PKCE in the person's browser.
+    Browser,
+}
+
+impl SigninKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            SigninKind::Jwt => "jwt",
+            SigninKind::Browser => "browser",
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_token_args(f: impl FnOnce(&mut TokenArgs)) -> TokenArgs {
     let mut a = TokenArgs {

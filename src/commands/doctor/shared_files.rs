@@ -8,9 +8,9 @@
 use std::path::PathBuf;
 
 use super::report::{Status, Step};
-use crate::profile::{self, FileKind};
+use crate::aws::config::profile::{self, FileKind};
+use crate::aws::config::shared_config::SharedConfig;
 use crate::settings::TokenRequest;
-use crate::shared_config::SharedConfig;
 
 /// The selected profile's keys in the two shared files (names only are ever shown).
 #[derive(Debug, Default)]

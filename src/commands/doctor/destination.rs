@@ -31,14 +31,18 @@ pub(super) fn parse_targets(
 
 /// Which of the settings `from_args` rejected, given that the targets were fine.
 pub(super) fn bad_setting(args: &TokenArgs, e: &Error) -> &'static str {
+    let setting = match e {
+        Error::InvalidSetting { setting, .. } => setting.as_str(),
+        _ => "",
+    };
     if args
         .region
         .as_deref()
         .is_some_and(|r| !target::is_region(r))
-        || e.to_string().starts_with("invalid region")
+        || setting == "region"
     {
         "region"
-    } else if e.to_string().starts_with("invalid endpoint URL") {
+    } else if setting == "endpoint URL" {
         "endpoint"
     } else {
         "profile"
@@ -92,7 +96,7 @@ pub(super) fn region_step(
         return Some(value.clone());
     }
     let deadline = Instant::now() + req.timeout;
-    match inp.fetcher.discover_region(req, deadline) {
+    match inp.fetcher.discover_region(deadline) {
         Some(r) => {
             steps.push(
                 Step::new(
@@ -131,12 +135,12 @@ pub(super) fn endpoint_step(req: &TokenRequest, region: Option<&str>) -> Step {
     match (&req.endpoint, region) {
         (Some(Sourced { value, from }), _) => {
             let shown = target::printable(value);
-            let origin = crate::shared_config::profile_origin(req.profile_name());
+            let origin = crate::aws::config::shared_config::profile_origin(req.profile_name());
             let described = match *from {
-                crate::shared_config::ENDPOINT_FROM_PROFILE => {
+                crate::aws::config::shared_config::ENDPOINT_FROM_PROFILE => {
                     format!("`endpoint_url` in {origin}")
                 }
-                crate::shared_config::ENDPOINT_FROM_SERVICES => {
+                crate::aws::config::shared_config::ENDPOINT_FROM_SERVICES => {
                     format!("the `services` section named by {origin}")
                 }
                 other => other.to_owned(),

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tracing::{Level, debug, info, warn};
 
-use crate::cache::{self, Cache, CacheKey, Entry, Fingerprint, Miss};
+use crate::aws::redshift::{Call, Fetch};
+use crate::cache::{self, Cache, CacheKey, Entry, Miss};
 use crate::env::Env;
 use crate::error::Error;
-use crate::fetch::{Call, Fetch};
 use crate::output::Source;
 use crate::settings::{CacheMode, TokenRequest};
 use crate::token::{AuthToken, rfc3339};
@@ -51,7 +51,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         None => {
             let r = ctx
                 .fetcher
-                .discover_region(req, deadline)
+                .discover_region(deadline)
                 .ok_or(Error::NoRegion)?;
             info!(region = %r, from = "instance metadata", "region");
             r
@@ -63,11 +63,7 @@ pub fn obtain(req: &TokenRequest, ctx: &Context<'_>) -> Result<Obtained, Error> 
         endpoint = req.endpoint.as_ref().map_or("default", |e| e.value.as_str()),
         "request"
     );
-    let call = Call {
-        request: req,
-        region: &region,
-        deadline,
-    };
+    let call = req.call(&region, deadline);
     let cache = match (req.cache, ctx.cache) {
         (CacheMode::Off, _) | (_, None) => {
             return fetch_uncached(ctx, call);
@@ -141,7 +137,8 @@ pub fn cached_token(req: &TokenRequest, ctx: &Context<'_>) -> Option<Obtained> {
 /// The cache key of `req` in `region`, for the identity of the credential chain narrowed to
 /// the signed-in person, if any.
 fn cache_key(req: &TokenRequest, ctx: &Context<'_>, region: &str, deadline: Instant) -> CacheKey {
-    let chain = Fingerprint::of(ctx.env, &req.files, req.profile_name(), deadline);
+    let chain =
+        crate::aws::config::chain::fingerprint(ctx.env, &req.files, req.profile_name(), deadline);
     let identity = match ctx.signed_in {
         Some(person) => chain.with_signed_in(person),
         None => chain,
@@ -242,7 +239,7 @@ mod tests {
             })
         }
 
-        fn discover_region(&self, _: &TokenRequest, _: Instant) -> Option<String> {
+        fn discover_region(&self, _: Instant) -> Option<String> {
             None
         }
     }

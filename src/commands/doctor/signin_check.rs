@@ -8,7 +8,8 @@
 use std::time::SystemTime;
 
 use super::report::{Status, Step};
-use crate::signin::{SigninKind, Status as SigninStatus};
+use crate::serve::signed_in::Status as SigninStatus;
+use crate::signin::SigninKind;
 use crate::token::rfc3339;
 
 pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
@@ -79,7 +80,7 @@ pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
             )
             .fix("run `redshift-idc-token login` where a browser is available");
             step.error = Some(
-                crate::signin::SigninError::NotSignedIn {
+                crate::error::SigninError::NotSignedIn {
                     profile: cfg.profile.clone(),
                 }
                 .into(),

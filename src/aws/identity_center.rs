@@ -1,4 +1,5 @@
-//! The real sign-in boundary: `CreateTokenWithIAM` with aws-sdk-ssooidc and `AssumeRole` with
+//! The Identity Center boundary: the [`IdentityCenter`] trait the sign-in policy talks to, and
+//! its real implementation, `CreateTokenWithIAM` with aws-sdk-ssooidc and `AssumeRole` with
 //! aws-sdk-sts, both signed with the bootstrap credentials of aws-config's default chain.
 //!
 //! Endpoints are aws-config's: `AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL_STS`,
@@ -11,8 +12,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_ssooidc::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token_with_iam::CreateTokenWithIAMError;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -20,19 +20,77 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use tracing::{debug, info};
 
-use super::SigninError;
-use super::jwt;
-use super::service::{Grant, IdcTokens, IdentityCenter};
-use super::session::RoleCredentials;
-use crate::error::{Error, one_line};
-use crate::fetch::{chain_credentials, runtime};
-use crate::shared_config::SharedConfig;
+use super::config::shared_config::SharedConfig;
+use super::credentials::{RoleCredentials, chain_credentials};
+use super::errors::{chain, network_cause};
+use super::runtime::{runtime, timeouts};
+use crate::error::{Error, SigninError, one_line};
+use crate::jwt_claims as jwt;
 use crate::token::{Secret, rfc3339};
+
+/// The grant of one `CreateTokenWithIAM` call.
+#[derive(Debug, Clone, Copy)]
+pub enum Grant<'a> {
+    /// `urn:ietf:params:oauth:grant-type:jwt-bearer` with a trusted token issuer's JWT.
+    JwtBearer { assertion: &'a Secret },
+    /// `authorization_code` from the browser sign-in, with the PKCE verifier.
+    AuthorizationCode {
+        code: &'a Secret,
+        redirect_uri: &'a str,
+        code_verifier: &'a Secret,
+    },
+    /// `refresh_token`, to renew a session without the person.
+    RefreshToken { refresh_token: &'a Secret },
+}
+
+impl Grant<'_> {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Grant::JwtBearer { .. } => "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            Grant::AuthorizationCode { .. } => "authorization_code",
+            Grant::RefreshToken { .. } => "refresh_token",
+        }
+    }
+}
+
+/// What `CreateTokenWithIAM` answered that sign-in uses.
+#[derive(Debug, Clone)]
+pub struct IdcTokens {
+    /// The Identity Center user: `sub` of the ID token.
+    pub user: String,
+    /// `awsAdditionalDetails.identityContext`, or the ID token's `sts:identity_context`.
+    pub identity_context: Secret,
+    pub refresh_token: Option<Secret>,
+}
+
+/// sso-oidc and STS.
+pub trait IdentityCenter {
+    /// Makes sure the bootstrap credentials can be had, before a person is asked to sign in
+    /// (so a missing profile fails at once, not after the browser).
+    fn prepare(&self, _deadline: Instant) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// `CreateTokenWithIAM` for the application, signed with the bootstrap credentials.
+    fn create_token_with_iam(
+        &self,
+        grant: Grant<'_>,
+        deadline: Instant,
+    ) -> Result<IdcTokens, Error>;
+
+    /// `AssumeRole` of the configured role with the Identity Center context.
+    fn assume_role(
+        &self,
+        session_name: &str,
+        duration: Duration,
+        identity_context: &Secret,
+        deadline: Instant,
+    ) -> Result<RoleCredentials, Error>;
+}
 
 /// The context provider of Identity Center identity contexts (IAM Identity Center user guide,
 /// "Identity-enhanced IAM role sessions").
 pub const IDENTITY_CENTER_PROVIDER: &str = "arn:aws:iam::aws:contextProvider/IdentityCenter";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// sso-oidc and STS through the AWS SDK.
 pub struct AwsIdentityCenter {
@@ -46,6 +104,9 @@ pub struct AwsIdentityCenter {
     /// The shared files as read once for the run: handed to aws-config as contents, so it
     /// never opens them again (a pipe is read once; a FIFO cannot block it).
     pub files: SharedConfig,
+    /// The scopes asked for (the same as at `/authorize`), sent with every grant so that a
+    /// token never carries fewer than the sign-in needs.
+    pub scopes: Vec<String>,
     rt: Mutex<Option<tokio::runtime::Runtime>>,
     config: Mutex<Option<SdkConfig>>,
 }
@@ -66,6 +127,7 @@ impl AwsIdentityCenter {
             bootstrap_profile,
             timeout,
             files,
+            scopes: Vec::new(),
             rt: Mutex::new(None),
             config: Mutex::new(None),
         }
@@ -96,7 +158,7 @@ impl AwsIdentityCenter {
             tokio::time::timeout(remaining, work).await
         })
         .unwrap_or_else(|_| {
-            // As in `fetch::bounded`: a hung credential_process of the bootstrap profile
+            // As in `runtime::bounded`: a hung credential_process of the bootstrap profile
             // dies with the time limit, not after it.
             crate::children::kill_descendants();
             Err(Error::Timeout { seconds, during })
@@ -113,12 +175,7 @@ impl AwsIdentityCenter {
             .region(Region::new(self.region.clone()))
             .profile_name(&self.bootstrap_profile)
             .profile_files(self.files.profile_files())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(CONNECT_TIMEOUT.min(remaining))
-                    .operation_timeout(remaining)
-                    .build(),
-            )
+            .timeout_config(timeouts(remaining))
             .load()
             .await;
         let creds = chain_credentials(&config, self.timeout.as_secs()).await?;
@@ -145,7 +202,7 @@ impl AwsIdentityCenter {
 impl Drop for AwsIdentityCenter {
     /// Shuts the runtime down without waiting for its blocking threads: a `getaddrinfo`
     /// stuck on a DNS server that never answers must not keep the process alive past the
-    /// time limit (see `fetch::bounded`).
+    /// time limit (see `runtime::bounded`).
     fn drop(&mut self) {
         if let Some(rt) = self.rt.get_mut().ok().and_then(Option::take) {
             rt.shutdown_background();
@@ -176,7 +233,8 @@ impl IdentityCenter for AwsIdentityCenter {
                 let mut req = client
                     .create_token_with_iam()
                     .client_id(&self.application_arn)
-                    .grant_type(grant.name());
+                    .grant_type(grant.name())
+                    .set_scope((!self.scopes.is_empty()).then(|| self.scopes.clone()));
                 req = match grant {
                     Grant::JwtBearer { assertion } => req.assertion(assertion.expose()),
                     Grant::AuthorizationCode {
@@ -209,8 +267,8 @@ impl IdentityCenter for AwsIdentityCenter {
                     .map(str::to_owned)
                     .or_else(|| jwt::claim(id_token, "sts:identity_context"))
                     .filter(|c| !c.is_empty())
-                    .ok_or_else(|| {
-                        bad("the reply has no identity context (sts:identity_context)")
+                    .ok_or_else(|| SigninError::NoIdentityContext {
+                        scopes: self.scopes.join(" "),
                     })?;
                 Ok(IdcTokens {
                     user: one_line(&user),
@@ -404,7 +462,7 @@ impl AwsIdentityCenter {
     fn transport_error<E, R>(&self, e: SdkError<E, R>, service: &'static str) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
-        R: std::fmt::Debug,
+        R: std::fmt::Debug + 'static,
     {
         let seconds = self.timeout.as_secs();
         match e {
@@ -418,10 +476,10 @@ impl AwsIdentityCenter {
             },
             SdkError::DispatchFailure(d) => Error::Network {
                 endpoint: format!("{service} in {}", self.region),
-                detail: one_line(&match d.as_connector_error() {
-                    Some(c) => DisplayErrorContext(c).to_string(),
-                    None => "dispatch failure".to_owned(),
-                }),
+                detail: match d.as_connector_error() {
+                    Some(c) => network_cause(c),
+                    None => "the request could not be sent".to_owned(),
+                },
             },
             // The body could hold a token; say only what failed.
             SdkError::ResponseError(_) | SdkError::ServiceError(_) => Error::BadReply {
@@ -430,7 +488,7 @@ impl AwsIdentityCenter {
             },
             other => Error::Internal(format!(
                 "could not build the {service} request: {}",
-                one_line(&DisplayErrorContext(&other).to_string())
+                one_line(&chain(&other))
             )),
         }
     }

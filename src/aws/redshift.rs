@@ -1,20 +1,17 @@
-//! The network boundary: the two `GetIdentityCenterAuthToken` calls behind one small trait.
+//! Redshift's two `GetIdentityCenterAuthToken` calls behind one small trait.
 //!
-//! `Fetch` is synchronous on purpose. The cache logic calls it while holding a file lock and
-//! can be tested with a fake; only the AWS implementation builds a tokio runtime, the HTTP
+//! `Fetch` is synchronous on purpose. The serving policy calls it while holding a file lock
+//! and is tested with a fake; only the AWS implementation builds a tokio runtime, the HTTP
 //! client and the credential chain, and it does so only when a token must really be fetched.
-//! This module also turns SDK errors into our `Error`, by error code, with messages that say
-//! what to do.
+//! SDK errors are turned into our `Error` by code, in `errors.rs`.
 
 use std::cell::Cell;
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
 use aws_credential_types::Credentials;
 use aws_credential_types::credential_feature::AwsCredentialFeature;
-use aws_credential_types::provider::error::CredentialsError;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_redshift::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::Intercept;
@@ -26,19 +23,13 @@ use aws_types::SdkConfig;
 use aws_types::region::Region;
 use tracing::{debug, info};
 
+pub use super::Call;
+use super::credentials::{CredentialsInfo, ProbeCredentials, chain_credentials, reported_source};
+use super::errors::{chain, network_cause, not_a_reply, service_error};
+use super::runtime::{bounded, timeouts};
 use crate::error::{Error, one_line};
-use crate::settings::TokenRequest;
-use crate::target::{Service, Targets};
+use crate::target::Targets;
 use crate::token::{AuthToken, rfc3339};
-
-/// One call to make: the request and the region it goes to.
-#[derive(Debug, Clone, Copy)]
-pub struct Call<'a> {
-    pub request: &'a TokenRequest,
-    pub region: &'a str,
-    /// The whole run's deadline (`--timeout`); the call must give up by then.
-    pub deadline: Instant,
-}
 
 /// Where tokens come from.
 pub trait Fetch {
@@ -47,7 +38,7 @@ pub trait Fetch {
 
     /// The region from sources that need more than the environment and config file (e.g. the
     /// instance metadata service), for when none was found offline.
-    fn discover_region(&self, request: &TokenRequest, deadline: Instant) -> Option<String>;
+    fn discover_region(&self, deadline: Instant) -> Option<String>;
 
     /// When the credentials of the last fetch expire, if they do (a cached token is not
     /// served past it).
@@ -55,7 +46,6 @@ pub trait Fetch {
         None
     }
 }
-
 /// The real thing: aws-config's credential chain and the AWS SDK clients.
 ///
 /// Credentials resolved once (by [`ProbeCredentials::credentials`] or a first fetch) are
@@ -70,39 +60,13 @@ pub struct AwsFetcher {
     identity_in_key: bool,
 }
 
-/// What the credential chain resolved, without any secret.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CredentialsInfo {
-    pub access_key_id: String,
-    /// A session token came with the keys (temporary credentials).
-    pub temporary: bool,
-    pub expiry: Option<SystemTime>,
-    /// The provider, as the SDK itself reported it on the credentials (if it did).
-    pub reported_source: Option<&'static str>,
-}
-
-/// Resolves credentials the way a token run does (aws-config's default chain), for `doctor`.
-pub trait ProbeCredentials {
-    fn credentials(
-        &self,
-        request: &TokenRequest,
-        region: &str,
-        deadline: Instant,
-    ) -> Result<CredentialsInfo, Error>;
-}
-
 impl ProbeCredentials for AwsFetcher {
-    fn credentials(
-        &self,
-        req: &TokenRequest,
-        region: &str,
-        deadline: Instant,
-    ) -> Result<CredentialsInfo, Error> {
-        let seconds = req.timeout.as_secs();
-        let remaining = deadline.saturating_duration_since(Instant::now());
+    fn credentials(&self, call: Call<'_>) -> Result<CredentialsInfo, Error> {
+        let seconds = call.timeout.as_secs();
+        let remaining = call.deadline.saturating_duration_since(Instant::now());
         let phase = Cell::new(RESOLVING_CREDENTIALS);
         bounded(seconds, remaining, &phase, async {
-            let config = sdk_config(req, region, remaining).await;
+            let config = sdk_config(call, remaining).await;
             let creds = self.credentials_for(&config, seconds).await?;
             Ok(CredentialsInfo {
                 access_key_id: creds.access_key_id().to_owned(),
@@ -120,42 +84,6 @@ impl ProbeCredentials for AwsFetcher {
 const LOADING_CONFIG: &str = "loading the AWS configuration";
 const RESOLVING_CREDENTIALS: &str = "resolving AWS credentials";
 const CALLING: &str = "waiting for GetIdentityCenterAuthToken";
-
-/// Runs `fut` on a fresh runtime until it finishes or `remaining` passes, whatever blocks.
-///
-/// On the deadline the future is dropped, every process this run started (a hung
-/// `credential_process`) is killed, and the runtime is shut down without waiting for its
-/// blocking threads: a `getaddrinfo` call stuck on a DNS server that never answers cannot
-/// be cancelled, and waiting for it (what dropping a runtime does) kept the process alive
-/// for the resolver's own 10+ seconds. The thread dies with the process.
-fn bounded<T>(
-    seconds: u64,
-    remaining: Duration,
-    phase: &Cell<&'static str>,
-    fut: impl std::future::Future<Output = Result<T, Error>>,
-) -> Result<T, Error> {
-    let rt = runtime()?;
-    let out = rt.block_on(async { tokio::time::timeout(remaining, fut).await });
-    rt.shutdown_background();
-    match out {
-        Ok(result) => {
-            if matches!(result, Err(Error::Timeout { .. })) {
-                crate::children::kill_descendants();
-            }
-            result
-        }
-        Err(_) => {
-            let killed = crate::children::kill_descendants();
-            if killed > 0 {
-                debug!(killed, "killed the processes still running at the deadline");
-            }
-            Err(Error::Timeout {
-                seconds,
-                during: phase.get(),
-            })
-        }
-    }
-}
 
 impl AwsFetcher {
     /// A fetcher that calls with `credentials` (the signed-in session's role credentials)
@@ -194,31 +122,12 @@ impl AwsFetcher {
     }
 }
 
-/// The credentials of `config`'s provider (aws-config's chain), each failure with its error.
-pub(crate) async fn chain_credentials(
-    config: &SdkConfig,
-    timeout: u64,
-) -> Result<Credentials, Error> {
-    let provider = config
-        .credentials_provider()
-        .ok_or_else(|| Error::NoCredentials {
-            detail: "no credential provider configured".into(),
-        })?;
-    provider
-        .provide_credentials()
-        .await
-        .map_err(|e| credentials_error(e, timeout))
-}
-
 /// How long the metadata service may take to tell a region before we give up on it.
 const REGION_DISCOVERY_LIMIT: Duration = Duration::from_secs(3);
-/// Connecting to the endpoint should be quick; a dead endpoint should fail fast enough for
-/// the SDK to retry within the run's time limit.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Fetch for AwsFetcher {
     fn fetch(&self, call: Call<'_>) -> Result<AuthToken, Error> {
-        let seconds = call.request.timeout.as_secs();
+        let seconds = call.timeout.as_secs();
         let remaining = call.deadline.saturating_duration_since(Instant::now());
         let phase = Cell::new(LOADING_CONFIG);
         bounded(
@@ -239,7 +148,7 @@ impl Fetch for AwsFetcher {
             .and_then(|c| c.as_ref().and_then(Credentials::expiry))
     }
 
-    fn discover_region(&self, _request: &TokenRequest, deadline: Instant) -> Option<String> {
+    fn discover_region(&self, deadline: Instant) -> Option<String> {
         let limit = deadline
             .saturating_duration_since(Instant::now())
             .min(REGION_DISCOVERY_LIMIT);
@@ -258,30 +167,18 @@ impl Fetch for AwsFetcher {
     }
 }
 
-pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::Internal(format!("cannot start the async runtime: {e}")))
-}
-
 /// aws-config's shared configuration for one run: region, profile, endpoint and timeouts.
-async fn sdk_config(req: &TokenRequest, region: &str, remaining: Duration) -> SdkConfig {
+async fn sdk_config(call: Call<'_>, remaining: Duration) -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         // The shared files as read once this run: aws-config never opens them itself.
-        .profile_files(req.files.profile_files())
-        .region(Region::new(region.to_owned()))
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(CONNECT_TIMEOUT.min(remaining))
-                .operation_timeout(remaining)
-                .build(),
-        );
-    if let Some(p) = &req.profile {
-        loader = loader.profile_name(&p.value);
+        .profile_files(call.files.profile_files())
+        .region(Region::new(call.region.to_owned()))
+        .timeout_config(timeouts(remaining));
+    if let Some(p) = call.profile {
+        loader = loader.profile_name(p);
     }
-    if let Some(e) = &req.endpoint {
-        loader = loader.endpoint_url(&e.value);
+    if let Some(e) = call.endpoint {
+        loader = loader.endpoint_url(e);
     }
     loader.load().await
 }
@@ -292,11 +189,10 @@ async fn fetch(
     remaining: Duration,
     phase: &Cell<&'static str>,
 ) -> Result<AuthToken, Error> {
-    let req = call.request;
-    let config = sdk_config(req, call.region, remaining).await;
+    let config = sdk_config(call, remaining).await;
     phase.set(RESOLVING_CREDENTIALS);
     let creds = fetcher
-        .credentials_for(&config, req.timeout.as_secs())
+        .credentials_for(&config, call.timeout.as_secs())
         .await?;
     if let Some(expiry) = creds.expiry()
         && expiry <= SystemTime::now()
@@ -310,8 +206,8 @@ async fn fetch(
 
     phase.set(CALLING);
     let started = Instant::now();
-    let service = req.service();
-    let reply = match &req.targets {
+    let service = call.service();
+    let reply = match call.targets {
         Targets::Clusters(ids) => {
             let conf = aws_sdk_redshift::config::Builder::from(&config)
                 .credentials_provider(creds)
@@ -349,43 +245,6 @@ async fn fetch(
         service: service.name(),
         problem: p.to_string(),
     })
-}
-
-/// The provider named by the SDK's credential feature ids; the outermost provider wins (a
-/// role assumed from an SSO profile is "assume role").
-fn reported_source(features: &[AwsCredentialFeature]) -> Option<&'static str> {
-    use AwsCredentialFeature as F;
-    let has = |f: &[F]| features.iter().any(|x| f.contains(x));
-    let order: [(&[F], &'static str); 8] = [
-        (
-            &[F::CredentialsStsAssumeRole, F::CredentialsStsAssumeRoleSaml],
-            "assume role",
-        ),
-        (
-            &[
-                F::CredentialsStsAssumeRoleWebId,
-                F::CredentialsEnvVarsStsWebIdToken,
-                F::CredentialsProfileStsWebIdToken,
-            ],
-            "web identity",
-        ),
-        (
-            &[F::CredentialsSso, F::CredentialsProfileSso],
-            "IAM Identity Center (SSO)",
-        ),
-        (
-            &[F::CredentialsProcess, F::CredentialsProfileProcess],
-            "credential_process",
-        ),
-        (&[F::CredentialsEnvVars], "environment variables"),
-        (&[F::CredentialsProfile], "shared credentials file"),
-        (&[F::CredentialsHttp], "container metadata"),
-        (&[F::CredentialsImds], "instance metadata"),
-    ];
-    order
-        .into_iter()
-        .find(|(f, _)| has(f))
-        .map(|(_, name)| name)
 }
 
 /// Rejects a Redshift success reply whose XML document is not complete.
@@ -454,28 +313,15 @@ pub fn is_complete_reply(body: &[u8]) -> bool {
     }
 }
 
-fn credentials_error(e: CredentialsError, timeout: u64) -> Error {
-    let detail = one_line(&chain(&e));
-    debug!(%detail, "credential provider failed");
-    match e {
-        CredentialsError::CredentialsNotLoaded(_) => Error::NoCredentials { detail },
-        CredentialsError::ProviderTimedOut(_) => Error::Timeout {
-            seconds: timeout,
-            during: "resolving AWS credentials",
-        },
-        _ => Error::CredentialsProvider { detail },
-    }
-}
-
 /// Maps any SDK error of either operation to our error, by the AWS error code.
 fn sdk_error<E>(e: SdkError<E, HttpResponse>, call: Call<'_>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    let service = call.request.service();
-    let endpoint = call.request.endpoint.as_ref().map_or_else(
+    let service = call.service();
+    let endpoint = call.endpoint.map_or_else(
         || format!("{} in {}", service.name(), call.region),
-        |e| e.value.clone(),
+        str::to_owned,
     );
     match e {
         // A 2xx reply only lands here when its body could not be read as a reply at all.
@@ -492,11 +338,11 @@ where
             service_error(service, call.region, status, code, message)
         }
         SdkError::TimeoutError(_) => Error::Timeout {
-            seconds: call.request.timeout.as_secs(),
+            seconds: call.timeout.as_secs(),
             during: "waiting for AWS",
         },
         SdkError::DispatchFailure(d) if d.is_timeout() => Error::Timeout {
-            seconds: call.request.timeout.as_secs(),
+            seconds: call.timeout.as_secs(),
             during: "connecting to AWS",
         },
         SdkError::DispatchFailure(d) => {
@@ -520,148 +366,6 @@ where
             "could not build the request: {}",
             one_line(&chain(&other))
         )),
-    }
-}
-
-/// An error and its causes, each by its `Display`, joined with ": " (a cause already quoted
-/// by its parent's message is not repeated). Unlike the SDK's `DisplayErrorContext` it never
-/// appends the `Debug` form, which is a Rust structure, not a sentence.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut source = err.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
-}
-
-/// The cause of a connection failure in words, from the error's source chain: the kind of
-/// the `io::Error` at its root where there is one, else what the layers say (hyper and rustls
-/// name DNS and TLS failures in their messages). Never a `Debug` structure.
-fn network_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    use std::io::ErrorKind as K;
-    let mut texts = String::new();
-    let mut kind = None;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            kind = Some(io.kind());
-        }
-        texts.push_str(&e.to_string().to_ascii_lowercase());
-        texts.push(' ');
-        source = e.source();
-    }
-    let has = |w: &str| texts.contains(w);
-    if has("dns error") || has("failed to lookup address") || has("name resolution") {
-        return "the DNS lookup of its host name failed".to_owned();
-    }
-    if has("tls") || has("certificate") || has("handshake") || has("corrupt message") {
-        return "the TLS handshake failed (is it an https:// endpoint with a certificate this machine trusts?)".to_owned();
-    }
-    match kind {
-        Some(K::ConnectionRefused) => "connection refused (nothing listens there)".to_owned(),
-        Some(K::ConnectionReset) | Some(K::ConnectionAborted) | Some(K::BrokenPipe) => {
-            "the connection was closed by the other side".to_owned()
-        }
-        Some(K::TimedOut) => "the connection timed out".to_owned(),
-        Some(K::HostUnreachable) | Some(K::NetworkUnreachable) => {
-            "the host or network is unreachable".to_owned()
-        }
-        Some(K::AddrNotAvailable) => "the address is not available on this machine".to_owned(),
-        _ if has("connection refused") => "connection refused (nothing listens there)".to_owned(),
-        _ if has("timed out") => "the connection timed out".to_owned(),
-        _ => "the connection failed".to_owned(),
-    }
-}
-
-fn not_a_reply(service: Service, status: u16) -> String {
-    let format = match service {
-        Service::Redshift => "XML",
-        Service::Serverless => "JSON",
-    };
-    format!("HTTP {status} with a body that is not a valid {format} reply")
-}
-
-/// The error for an AWS error code: the modeled errors of both operations, plus the common
-/// AWS-wide codes for bad credentials and throttling.
-pub fn service_error(
-    service: Service,
-    region: &str,
-    status: u16,
-    code: String,
-    message: String,
-) -> Error {
-    let what = match service {
-        Service::Redshift => "cluster",
-        Service::Serverless => "workgroup",
-    };
-    match code.as_str() {
-        "UnsupportedOperation" | "UnsupportedOperationFault" => {
-            Error::NotIdentityEnhanced { code, message }
-        }
-        "AccessDenied"
-        | "AccessDeniedException"
-        | "AccessDeniedFault"
-        | "UnauthorizedOperation" => Error::AccessDenied {
-            code,
-            message,
-            action: match service {
-                Service::Redshift => "redshift:GetIdentityCenterAuthToken",
-                Service::Serverless => "redshift-serverless:GetIdentityCenterAuthToken",
-            },
-            resource: match service {
-                Service::Redshift => "cluster ARN",
-                Service::Serverless => "workgroup ARN",
-            },
-        },
-        "ClusterNotFound" | "ClusterNotFoundFault" | "ResourceNotFoundException" => {
-            Error::TargetNotFound {
-                code,
-                message,
-                what,
-                region: region.to_owned(),
-            }
-        }
-        "InvalidClusterState" | "InvalidClusterStateFault" | "ConflictException" => {
-            Error::TargetState {
-                code,
-                message,
-                what,
-            }
-        }
-        "RedshiftInvalidParameter"
-        | "ValidationException"
-        | "DryRunException"
-        | "InvalidParameterValue"
-        | "InvalidParameterCombination" => Error::InvalidRequest { code, message },
-        "Throttling"
-        | "ThrottlingException"
-        | "RequestLimitExceeded"
-        | "TooManyRequestsException" => Error::Throttled { code, message },
-        "ExpiredToken"
-        | "ExpiredTokenException"
-        | "RequestExpired"
-        | "InvalidClientTokenId"
-        | "UnrecognizedClientException"
-        | "SignatureDoesNotMatch"
-        | "InvalidSignatureException"
-        | "IncompleteSignature"
-        | "MissingAuthenticationToken"
-        | "AuthFailure" => Error::RejectedCredentials { code, message },
-        "InternalServerException" | "InternalFailure" | "InternalError" | "ServiceUnavailable" => {
-            Error::ServiceFailure { code, message }
-        }
-        "" => Error::ServiceFailure {
-            code: format!("HTTP {status}"),
-            message,
-        },
-        _ if status >= 500 => Error::ServiceFailure { code, message },
-        _ => Error::InvalidRequest { code, message },
     }
 }
 
@@ -689,26 +393,6 @@ mod tests {
         let trailing =
             b"<GetIdentityCenterAuthTokenResponse></GetIdentityCenterAuthTokenResponse>junk";
         assert!(!is_complete_reply(trailing), "text after the root");
-    }
-
-    #[test]
-    fn error_codes_map_to_categories() {
-        let e = |code: &str, status| {
-            service_error(
-                Service::Redshift,
-                "us-east-1",
-                status,
-                code.into(),
-                "m".into(),
-            )
-            .exit_code() as u8
-        };
-        assert_eq!(e("UnsupportedOperation", 400), 4);
-        assert_eq!(e("ExpiredToken", 403), 3);
-        assert_eq!(e("Throttling", 400), 5);
-        assert_eq!(e("SomethingNew", 503), 5);
-        assert_eq!(e("SomethingNew", 400), 4);
-        assert_eq!(e("", 502), 5);
     }
 
     proptest::proptest! {

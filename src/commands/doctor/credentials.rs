@@ -125,7 +125,7 @@ pub(super) fn credentials_step(
     inferred: &Inferred,
 ) -> Step {
     let deadline = Instant::now() + req.timeout;
-    match inp.credentials.credentials(req, region, deadline) {
+    match inp.credentials.credentials(req.call(region, deadline)) {
         Err(e) => {
             let fix = match inferred.source {
                 "IAM Identity Center (SSO)" => format!(
@@ -227,7 +227,8 @@ mod tests {
             ("AWS_SHARED_CREDENTIALS_FILE", creds.to_str().unwrap()),
         ]);
         let shared =
-            crate::shared_config::SharedConfig::load(&env, Duration::from_secs(5)).unwrap();
+            crate::aws::config::shared_config::SharedConfig::load(&env, Duration::from_secs(5))
+                .unwrap();
         let src = |p: &str| infer_source(&env, p, &SharedFiles::read(&shared, p)).source;
         assert_eq!(src("sso"), "IAM Identity Center (SSO)");
         assert_eq!(src("role"), "assume role");

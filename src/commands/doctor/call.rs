@@ -12,7 +12,6 @@ use super::Inputs;
 use super::credentials::Inferred;
 use super::report::{Status, Step, human};
 use crate::error::Error;
-use crate::fetch::Call;
 use crate::settings::TokenRequest;
 use crate::target::Service;
 use crate::token::rfc3339;
@@ -25,11 +24,7 @@ pub(super) fn call_step(
 ) -> Step {
     let service = req.service();
     let deadline = Instant::now() + req.timeout;
-    let call = Call {
-        request: req,
-        region,
-        deadline,
-    };
+    let call = req.call(region, deadline);
     match inp.fetcher.fetch(call) {
         Ok(token) => {
             let now = (inp.clock)();
