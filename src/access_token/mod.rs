@@ -15,7 +15,6 @@
 pub mod config;
 pub mod flow;
 pub mod listing;
-pub mod logout;
 pub mod session;
 pub mod sso_session;
 

@@ -15,7 +15,7 @@ use crate::signin::session;
 pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
     let cache = crate::serve::open_cache_strict(global.cache_dir.as_deref())?;
     // The access-token mode's sessions first: a profile in that mode is done here.
-    if let Some(code) = crate::access_token::logout::run(&cache, args, env)? {
+    if let Some(code) = super::access_logout::run(&cache, args, env)? {
         return Ok(code);
     }
     let root = cache.root().to_owned();

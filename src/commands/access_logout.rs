@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::session::{self, AccessKey};
+use crate::access_token::session::{self, AccessKey};
 use crate::cache::{Cache, Mode};
 use crate::cli::LogoutArgs;
 use crate::env::Env;
