@@ -8,16 +8,22 @@
 //! fix terms; sso-oidc's explanation is read from `error_description()`, because its
 //! `message()` is empty (the service sends `{"error": ..., "error_description": ...}`).
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ssooidc::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ssooidc::operation::create_token_with_iam::CreateTokenWithIAMError;
 use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeTransmitInterceptorContextRef;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
 use aws_types::SdkConfig;
 use aws_types::region::Region;
+use aws_types::service_config::ServiceConfigKey;
 use tracing::{debug, info};
 
 use super::config::shared_config::SharedConfig;
@@ -249,7 +255,15 @@ impl IdentityCenter for AwsIdentityCenter {
                         req.refresh_token(refresh_token.expose())
                     }
                 };
-                let out = req.send().await.map_err(|e| self.oidc_error(e, grant))?;
+                let tried = TriedUrl::default();
+                let out = req
+                    .customize()
+                    .interceptor(tried.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        self.oidc_error(e, grant, &self.attempt(&config, Svc::SsoOidc, &tried))
+                    })?;
                 info!(
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     grant = grant.name(),
@@ -295,15 +309,18 @@ impl IdentityCenter for AwsIdentityCenter {
                 .provider_arn(IDENTITY_CENTER_PROVIDER)
                 .context_assertion(identity_context.expose())
                 .build();
+            let tried = TriedUrl::default();
             let out = aws_sdk_sts::Client::new(&config)
                 .assume_role()
                 .role_arn(&self.role_arn)
                 .role_session_name(session_name)
                 .duration_seconds(duration.as_secs().min(43_200) as i32)
                 .provided_contexts(context)
+                .customize()
+                .interceptor(tried.clone())
                 .send()
                 .await
-                .map_err(|e| self.sts_error(e))?;
+                .map_err(|e| self.sts_error(e, &self.attempt(&config, Svc::Sts, &tried)))?;
             info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "AssumeRole answered"
@@ -331,13 +348,18 @@ impl IdentityCenter for AwsIdentityCenter {
 }
 
 impl AwsIdentityCenter {
+    fn attempt<'a>(&self, config: &'a SdkConfig, svc: Svc, tried: &'a TriedUrl) -> Attempt<'a> {
+        Attempt { config, svc, tried }
+    }
+
     fn oidc_error(
         &self,
         e: SdkError<CreateTokenWithIAMError, HttpResponse>,
         grant: Grant<'_>,
+        attempt: &Attempt<'_>,
     ) -> Error {
         let SdkError::ServiceError(ctx) = &e else {
-            return self.transport_error(e, "sso-oidc");
+            return self.transport_error(e, attempt);
         };
         let status = ctx.raw().status().as_u16();
         let err = ctx.err();
@@ -419,9 +441,13 @@ impl AwsIdentityCenter {
         signin.into()
     }
 
-    fn sts_error(&self, e: SdkError<AssumeRoleError, HttpResponse>) -> Error {
+    fn sts_error(
+        &self,
+        e: SdkError<AssumeRoleError, HttpResponse>,
+        attempt: &Attempt<'_>,
+    ) -> Error {
         let SdkError::ServiceError(ctx) = &e else {
-            return self.transport_error(e, "sts");
+            return self.transport_error(e, attempt);
         };
         let status = ctx.raw().status().as_u16();
         let err = ctx.err();
@@ -459,11 +485,12 @@ impl AwsIdentityCenter {
     }
 
     /// Errors before or around an answer: time limits, the network, unreadable replies.
-    fn transport_error<E, R>(&self, e: SdkError<E, R>, service: &'static str) -> Error
+    fn transport_error<E, R>(&self, e: SdkError<E, R>, attempt: &Attempt<'_>) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + 'static,
     {
+        let service = attempt.svc.name();
         let seconds = self.timeout.as_secs();
         match e {
             SdkError::TimeoutError(_) => Error::Timeout {
@@ -474,13 +501,22 @@ impl AwsIdentityCenter {
                 seconds,
                 during: "connecting to AWS",
             },
-            SdkError::DispatchFailure(d) => Error::Network {
-                endpoint: format!("{service} in {}", self.region),
-                detail: match d.as_connector_error() {
-                    Some(c) => network_cause(c),
-                    None => "the request could not be sent".to_owned(),
-                },
-            },
+            SdkError::DispatchFailure(d) => {
+                if let Some(c) = d.as_connector_error() {
+                    debug!(error = %chain(c), "the {service} request could not be sent");
+                }
+                Error::Network {
+                    endpoint: match attempt.tried.url() {
+                        Some(url) => format!("{service} at {url}"),
+                        None => format!("{service} in {}", self.region),
+                    },
+                    detail: match d.as_connector_error() {
+                        Some(c) => network_cause(c),
+                        None => "the request could not be sent".to_owned(),
+                    },
+                    fix: self.endpoint_fix(attempt),
+                }
+            }
             // The body could hold a token; say only what failed.
             SdkError::ResponseError(_) | SdkError::ServiceError(_) => Error::BadReply {
                 service,
@@ -491,6 +527,166 @@ impl AwsIdentityCenter {
                 one_line(&chain(&other))
             )),
         }
+    }
+}
+
+impl AwsIdentityCenter {
+    /// What to check when `attempt`'s endpoint cannot be reached, naming the setting that
+    /// chose it (never `--endpoint-url`: it is Redshift's alone).
+    fn endpoint_fix(&self, attempt: &Attempt<'_>) -> String {
+        let svc = attempt.svc;
+        let profile = crate::target::printable(&self.bootstrap_profile);
+        let check = "check the network, the proxy settings and";
+        match endpoint_origin(attempt.config, svc) {
+            EndpointOrigin::Variable(var) => format!("{check} {var}, which chose this endpoint"),
+            EndpointOrigin::ProfileServices => format!(
+                "{check} the {} endpoint_url of the services section of profile {profile}, which chose this endpoint",
+                svc.profile_key()
+            ),
+            EndpointOrigin::Profile => {
+                format!("{check} endpoint_url of profile {profile}, which chose this endpoint")
+            }
+            EndpointOrigin::Regional => format!(
+                "{check} the Identity Center region {} (redshift_idc_region / --idc-region); {} sets another endpoint",
+                self.region,
+                svc.variable()
+            ),
+        }
+    }
+}
+
+/// The two services of the sign-in, as the AWS SDKs name them in endpoint settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Svc {
+    SsoOidc,
+    Sts,
+}
+
+impl Svc {
+    fn name(self) -> &'static str {
+        match self {
+            Svc::SsoOidc => "sso-oidc",
+            Svc::Sts => "sts",
+        }
+    }
+
+    /// The SDK's service id, from which `AWS_ENDPOINT_URL_<ID>` and the key of the
+    /// `services` section derive (AWS SDKs and Tools reference guide, "Service-specific
+    /// endpoints").
+    fn sdk_id(self) -> &'static str {
+        match self {
+            Svc::SsoOidc => "SSO OIDC",
+            Svc::Sts => "STS",
+        }
+    }
+
+    fn variable(self) -> &'static str {
+        match self {
+            Svc::SsoOidc => crate::env::AWS_ENDPOINT_URL_SSO_OIDC,
+            Svc::Sts => "AWS_ENDPOINT_URL_STS",
+        }
+    }
+
+    /// The key of the `services` section, as the Rust SDK looks it up.
+    fn profile_key(self) -> String {
+        self.sdk_id().to_lowercase().replace(' ', "-")
+    }
+}
+
+/// One call's context for its errors: the configuration it was made with, and the URL the
+/// SDK sent it to.
+struct Attempt<'a> {
+    config: &'a SdkConfig,
+    svc: Svc,
+    tried: &'a TriedUrl,
+}
+
+/// Notes the URL a request is sent to, so a connection failure can name it: the SDK's
+/// dispatch error does not carry the request, and the endpoint may be the SDK's own regional
+/// one, which no setting of ours holds.
+#[derive(Debug, Clone, Default)]
+struct TriedUrl(Arc<Mutex<Option<String>>>);
+
+impl TriedUrl {
+    fn url(&self) -> Option<String> {
+        self.0.lock().ok().and_then(|g| g.clone())
+    }
+}
+
+impl Intercept for TriedUrl {
+    fn name(&self) -> &'static str {
+        "TriedUrl"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _: &RuntimeComponents,
+        _: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Ok(mut slot) = self.0.lock() {
+            *slot = Some(shown_url(context.request().uri()));
+        }
+        Ok(())
+    }
+}
+
+/// A request URL as a message shows it: no query or fragment, no user information, one line.
+fn shown_url(uri: &str) -> String {
+    let uri = uri.split(['?', '#']).next().unwrap_or_default();
+    let (scheme, rest) = uri.split_once("://").unwrap_or(("", uri));
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    let sep = if scheme.is_empty() { "" } else { "://" };
+    one_line(&format!("{scheme}{sep}{host}{path}"))
+}
+
+/// Which setting chose a service's endpoint.
+#[derive(Debug, PartialEq, Eq)]
+enum EndpointOrigin {
+    /// `AWS_ENDPOINT_URL_<SERVICE>` or `AWS_ENDPOINT_URL`.
+    Variable(&'static str),
+    /// The `services` section the profile names.
+    ProfileServices,
+    /// The profile's `endpoint_url`.
+    Profile,
+    /// None: the SDK's regional endpoint.
+    Regional,
+}
+
+/// Where the SDK took `svc`'s endpoint from. The SDK's own lookup (`service_config`, as the
+/// client's `From<&SdkConfig>` asks it) is asked again with one source at a time left out
+/// (by names that are never set), so precedence and `ignore_configured_endpoint_urls` stay
+/// the SDK's: service variable, `AWS_ENDPOINT_URL`, the services section, `endpoint_url`.
+fn endpoint_origin(config: &SdkConfig, svc: Svc) -> EndpointOrigin {
+    const ENV: &str = "AWS_ENDPOINT_URL";
+    const KEY: &str = "endpoint_url";
+    const NO_SERVICE: &str = "redshift idc token unset";
+    const NO_ENV: &str = "REDSHIFT_IDC_TOKEN_UNSET";
+    const NO_KEY: &str = "redshift_idc_token_unset";
+    let load = |service: &str, env: &str, key: &str| {
+        let k = ServiceConfigKey::builder()
+            .service_id(service)
+            .env(env)
+            .profile(key)
+            .build()
+            .ok()?;
+        config.service_config()?.load_config(k)
+    };
+    let Some(value) = load(svc.sdk_id(), ENV, KEY) else {
+        return EndpointOrigin::Regional;
+    };
+    let same = |v: Option<String>| v.as_deref() == Some(value.as_str());
+    if same(load(svc.sdk_id(), ENV, NO_KEY)) {
+        if same(load(NO_SERVICE, ENV, NO_KEY)) {
+            EndpointOrigin::Variable(ENV)
+        } else {
+            EndpointOrigin::Variable(svc.variable())
+        }
+    } else if same(load(NO_SERVICE, NO_ENV, KEY)) {
+        EndpointOrigin::Profile
+    } else {
+        EndpointOrigin::ProfileServices
     }
 }
 
@@ -534,4 +730,22 @@ fn description(e: &CreateTokenWithIAMError) -> Option<&str> {
     };
     d.filter(|s| !s.is_empty())
         .or_else(|| e.message().filter(|s| !s.is_empty()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_url_is_shown_without_query_or_user_information() {
+        assert_eq!(
+            shown_url("https://oidc.us-east-1.amazonaws.com/token"),
+            "https://oidc.us-east-1.amazonaws.com/token"
+        );
+        assert_eq!(
+            shown_url("http://user:pw@127.0.0.1:8/x?a=b#f"),
+            "http://127.0.0.1:8/x"
+        );
+        assert_eq!(shown_url("http://h\n:1"), "http://h :1");
+    }
 }

@@ -183,6 +183,7 @@ impl AwsSsoOidc {
                         || "the request could not be sent".to_owned(),
                         |c| network_cause(c),
                     ),
+                    fix: "check the network, the proxy settings, redshift_idc_region (the drivers' idc_region) and AWS_ENDPOINT_URL_SSO_OIDC".into(),
                 });
             }
             SdkError::ResponseError(_) => {
