@@ -431,7 +431,7 @@ mod tests {
         let err = resolve(&SigninArgs::default(), "default", &env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid sign-in kind 'saml' (from REDSHIFT_IDC_TOKEN_SIGNIN): expected jwt or browser"
+            "invalid sign-in kind 'saml' (from REDSHIFT_IDC_TOKEN_SIGNIN): expected jwt or browser (device is for the access-token mode: an issuer or start URL without application and role)"
         );
     }
 }

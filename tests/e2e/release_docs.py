@@ -47,6 +47,10 @@ SHIPPED_PATH = re.compile(r"(?<![\w/.-])((?:plugin-config|docs)/[\w./-]*[\w/])")
 TIMEOUT = 300
 
 
+# Files that documents name as things to read or edit, never as programs to run.
+DATA_SUFFIXES = (".json", ".md", ".yml", ".yaml", ".toml", ".txt", ".ini", ".template",
+                 ".example", ".java", ".jar", ".whl")
+
 class Checker:
     def __init__(self, bundle: Path, work: Path) -> None:
         self.bundle = bundle
@@ -134,6 +138,9 @@ class Checker:
                 found.append(command)
         for code in self.code(text):  # a script of the tarball run as a command
             first = code.split()[0] if code.split() else ""
+            # A data file named on its own (`plugin-config/exit-codes.json`) is not a command.
+            if first.endswith(DATA_SUFFIXES):
+                continue
             if SHIPPED_PATH.fullmatch(first) and not code.startswith("#"):
                 found.append(first)
         return found
