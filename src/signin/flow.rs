@@ -29,12 +29,12 @@ use super::config::{SigninConfig, SigninKind};
 use super::pkce::Pkce;
 use super::service::{Authorize, AuthorizeRequest};
 use super::session::{
-    Failure, Session, SessionKey, cached, failure, person_digest, record_failure, session_name,
-    store_session,
+    Failure, MIN_TIME_BETWEEN_RENEWALS, Session, SessionKey, cached, failure, person_digest,
+    record_failure, session_name, store_session,
 };
 use crate::aws::config::shared_config::SharedConfig;
 use crate::aws::identity_center::{Grant, IdcTokens, IdentityCenter};
-use crate::cache::{Mode, Store};
+use crate::cache::{LockGuard, Mode, Store};
 use crate::env::Env;
 use crate::error::Error;
 use crate::token::Secret;
@@ -156,16 +156,43 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
         .into());
     }
 
+    let outcome = renew_or_sign_in(plan, deps, want, &key, previous.ok(), guard.as_ref(), now);
+    // Tell the runs waiting for this one how it ended, unless the reason is this run's own
+    // `--no-browser`, which theirs may not share.
+    if let (Err(e), Some(store), Some(guard)) = (&outcome, deps.store, guard.as_ref())
+        && !plan.config.no_browser
+    {
+        let f = Failure {
+            at: (deps.clock)(),
+            line: e.line(),
+            status: e.exit_code(),
+        };
+        record_failure(store, guard, &key, &f);
+    }
+    outcome
+}
+
+/// Under the session's lock (`guard`, when there is a cache): renews `previous`, or signs
+/// the person in, and caches the result.
+fn renew_or_sign_in(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    want: Want,
+    key: &SessionKey,
+    previous: Option<Session>,
+    guard: Option<&LockGuard>,
+    now: SystemTime,
+) -> Result<(Session, Origin), Error> {
     let mut had_session = false;
     let mut jwt = None;
     if want == Want::Fresh
-        && let Ok(old) = &previous
+        && let Some(old) = &previous
         && let Some(rt) = &old.refresh_token
     {
         had_session = true;
-        match renew(plan, deps, &key, old, rt) {
+        match renew(plan, deps, key, old, rt) {
             Ok(Renewal::Renewed(s)) => {
-                store_session(deps.store, guard.as_ref(), &key, &s);
+                store_session(deps.store, guard, key, &s);
                 return Ok((*s, Origin::Refreshed));
             }
             Ok(Renewal::OtherPerson(new_jwt)) => {
@@ -177,43 +204,22 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
                 jwt = read;
             }
             Err((e, _)) if old.is_valid(now) => {
-                warn!(error = %e, "could not renew the session; using the cached role credentials until they expire (next attempt in {} s at the earliest)", super::session::MIN_TIME_BETWEEN_RENEWALS.as_secs());
+                warn!(error = %e, "could not renew the session; using the cached role credentials until they expire (next attempt in {} s at the earliest)", MIN_TIME_BETWEEN_RENEWALS.as_secs());
                 let mut kept = old.clone();
                 kept.renewal_failed = Some(now);
-                store_session(deps.store, guard.as_ref(), &key, &kept);
+                store_session(deps.store, guard, key, &kept);
                 return Ok((kept, Origin::Cache));
             }
             Err((e, _)) => return Err(e),
         }
     }
 
-    let signed_in = sign_in(plan, deps, had_session, jwt).and_then(|(tokens, person)| {
-        let mut s = assume(plan, deps, &key, tokens)?;
-        s.jwt_person = person;
-        Ok(s)
-    });
-    match signed_in {
-        Ok(s) => {
-            store_session(deps.store, guard.as_ref(), &key, &s);
-            info!(user = %s.user, "signed in");
-            Ok((s, Origin::SignedIn))
-        }
-        Err(e) => {
-            // Tell the runs waiting for this sign-in how it ended, unless the reason is this
-            // run's own `--no-browser`, which theirs may not share.
-            if let (Some(store), Some(guard)) = (deps.store, guard.as_ref())
-                && !plan.config.no_browser
-            {
-                let f = Failure {
-                    at: (deps.clock)(),
-                    line: e.line(),
-                    status: e.exit_code(),
-                };
-                record_failure(store, guard, &key, &f);
-            }
-            Err(e)
-        }
-    }
+    let (tokens, person) = sign_in(plan, deps, had_session, jwt)?;
+    let mut s = assume(plan, deps, key, tokens)?;
+    s.jwt_person = person;
+    store_session(deps.store, guard, key, &s);
+    info!(user = %s.user, "signed in");
+    Ok((s, Origin::SignedIn))
 }
 
 impl Session {
