@@ -345,3 +345,64 @@ fn a_failed_renewal_serves_the_valid_credentials_and_is_not_retried_at_once() {
     );
     assert_eq!(w.rs.request_count(), 4);
 }
+
+#[test]
+fn sixteen_callers_of_a_sign_in_refused_in_the_browser_end_with_the_refusal() {
+    let mut w = World::new(IdcConfig::default(), "");
+    let home = w.sb.home().to_path_buf();
+    std::fs::create_dir_all(home.join("tmp")).unwrap();
+    let log = home.join("browser.log");
+    for (k, v) in [
+        (
+            "REDSHIFT_IDC_TOKEN_BROWSER",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/headless-browser").to_owned(),
+        ),
+        ("REDSHIFT_IDC_TOKEN_LISTEN_PORT", "0".to_owned()),
+        ("HEADLESS_BROWSER_LOG", log.to_str().unwrap().to_owned()),
+        ("HEADLESS_BROWSER_TIMEOUT", "30".to_owned()),
+        ("TMPDIR", home.join("tmp").to_str().unwrap().to_owned()),
+    ] {
+        w.sb.set(k, &v);
+    }
+    // The person declines on the sign-in page (Identity Center redirects with the error).
+    w.idc.push(
+        Op::Approve,
+        Fault::error("access_denied", "The person declined"),
+    );
+    let outs = run_concurrently(
+        &w.sb,
+        16,
+        &["--signin-timeout", "30", "--cluster-id", "c1"],
+        Duration::from_secs(90),
+    );
+    let opens = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        opens.lines().filter(|l| l.starts_with("open ")).count(),
+        1,
+        "one browser window: {opens}"
+    );
+    let first = last_line(&outs[0]);
+    assert!(first.contains("access_denied"), "{first:?}");
+    for (i, out) in outs.iter().enumerate() {
+        assert_eq!(
+            out.status.code(),
+            Some(EXIT_SIGNIN),
+            "run {i}: {}",
+            stderr(out)
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(last_line(out), first, "run {i}: {}", stderr(out));
+    }
+    assert_eq!(w.idc.count(Op::CreateTokenWithIam), 0);
+    assert_eq!(w.rs.request_count(), 0);
+    // Chromium and its helpers are gone (they carry the sandbox's TMPDIR in their argv).
+    let tmp = home.join("tmp").to_str().unwrap().to_owned();
+    assert!(
+        poll(Duration::from_secs(40), || {
+            proc_cmdlines()
+                .into_iter()
+                .all(|(_, argv)| !contains(&argv, tmp.as_bytes()))
+        }),
+        "browser processes left behind"
+    );
+}
