@@ -145,9 +145,14 @@ pub enum SigninError {
     TimedOut { seconds: u64 },
 
     #[error(
-        "another process's sign-in did not finish within {seconds} s (--signin-timeout): complete it in the browser, or run `redshift-idc-token login`"
+        "another process's sign-in did not finish within {seconds} s (--signin-timeout and its calls' --timeout): complete it in the browser, or run `redshift-idc-token login`"
     )]
     WaitTimedOut { seconds: u64 },
+
+    /// The sign-in this run waited for failed: its line and status, as that process said them
+    /// (see `signin::session::Failure`).
+    #[error("{line}")]
+    Relayed { line: String, status: ExitCode },
 
     #[error(
         "not signed in (profile {profile}) and --no-browser was given: run `redshift-idc-token login` first"
@@ -230,6 +235,7 @@ impl SigninError {
             | DeviceCodeExpired
             | SsoSessionToken { .. }
             | FailedElsewhere { .. } => ExitCode::SignIn,
+            Relayed { status, .. } => *status,
         }
     }
 }

@@ -4,10 +4,21 @@
 //!
 //! Single flight: the session's lock is held across re-read, refresh or sign-in, AssumeRole
 //! and write, so 16 drivers starting together with nobody signed in cause one browser window,
-//! one CreateTokenWithIAM and one AssumeRole; the other 15 wait for the lock (at most the
-//! sign-in timeout, which is separate from `--timeout` because a person is typing a password)
-//! and then read the fresh session. As in aws-config's SSO token provider, a refresh that
-//! fails while the cached credentials still work serves the cached credentials.
+//! one CreateTokenWithIAM and one AssumeRole; the other 15 wait for the lock (at most
+//! [`wait_bound`]: the sign-in timeout, separate from `--timeout` because a person is typing a
+//! password, plus the calls around it) and then read the outcome: the fresh session, or the
+//! failure the signing-in process recorded under the lock, with which they end at once (same
+//! status, same message, no browser).
+//!
+//! Renewal, as in aws-config's SSO token provider: a refresh that fails while the cached
+//! credentials still work serves the cached credentials, and the next attempt waits
+//! `MIN_TIME_BETWEEN_RENEWALS`, so while sso-oidc is down runs are not each held up for
+//! `--timeout`.
+//!
+//! The right person: the key names the person of a JWT file or variable. A JWT command is
+//! not run for the key (that would run it on every hit); instead the session records the
+//! person the command printed at sign-in, and every renewal runs the command again: another
+//! person there is a new sign-in with that JWT, never a renewal of the old session.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,12 +28,16 @@ use super::SigninError;
 use super::config::{SigninConfig, SigninKind};
 use super::pkce::Pkce;
 use super::service::{Authorize, AuthorizeRequest};
-use super::session::{Session, SessionKey, cached, session_name, store_session};
+use super::session::{
+    Failure, MIN_TIME_BETWEEN_RENEWALS, Session, SessionKey, cached, failure, person_digest,
+    record_failure, session_name, store_session,
+};
 use crate::aws::config::shared_config::SharedConfig;
 use crate::aws::identity_center::{Grant, IdcTokens, IdentityCenter};
-use crate::cache::{Mode, Store};
+use crate::cache::{LockGuard, Mode, Store};
 use crate::env::Env;
 use crate::error::Error;
+use crate::token::Secret;
 
 /// Where a session came from, for `-v` and `login`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,28 +91,40 @@ impl Plan<'_> {
     }
 }
 
+/// How long a run waits for another's sign-in: as long as that sign-in may take (the person's
+/// part, `--signin-timeout`, and its three calls, each bounded by `--timeout`) and a second
+/// more, so a waiter outlasts the sign-in it waits for and learns how it ended.
+pub fn wait_bound(plan: &Plan<'_>) -> Duration {
+    plan.config.signin_timeout + plan.call_timeout * 3 + Duration::from_secs(1)
+}
+
 /// A session for `plan`, signing in if needed.
 pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session, Origin), Error> {
-    let cfg = plan.config;
     let key = plan.key(deps.env);
+    let now = (deps.clock)();
     if want == Want::Fresh
-        && let Some(s) = cached(deps.store, &key, (deps.clock)())
+        && let Some(s) = cached(deps.store, &key, now)
             .ok()
-            .filter(|s| s.is_fresh((deps.clock)()))
+            .filter(|s| s.servable(now))
     {
-        info!(user = %s.user, expires = %crate::token::rfc3339(s.credentials.expiration), "signed in (cached session)");
+        if s.is_fresh(now) {
+            info!(user = %s.user, expires = %crate::token::rfc3339(s.credentials.expiration), "signed in (cached session)");
+        } else {
+            info!(user = %s.user, "a renewal failed moments ago; using the cached role credentials until the next attempt");
+        }
         return Ok((s, Origin::Cache));
     }
 
     let waited_from = Instant::now();
+    let waiting_since = now;
+    let bound = wait_bound(plan);
     let guard = match deps.store {
         None => None,
-        Some(store) => match store.lock(&key.id, Mode::Exclusive, waited_from + cfg.signin_timeout)
-        {
+        Some(store) => match store.lock(&key.id, Mode::Exclusive, waited_from + bound) {
             Ok(Some(g)) => Some(g),
             Ok(None) => {
                 return Err(SigninError::WaitTimedOut {
-                    seconds: cfg.signin_timeout.as_secs(),
+                    seconds: bound.as_secs(),
                 }
                 .into());
             }
@@ -107,42 +134,90 @@ pub fn session(plan: &Plan<'_>, deps: &Deps<'_>, want: Want) -> Result<(Session,
             }
         },
     };
-    // Another process may have signed in while we waited.
-    let previous = cached(deps.store, &key, (deps.clock)());
+    // Another process may have signed in, renewed, or failed while we waited.
+    let now = (deps.clock)();
+    let previous = cached(deps.store, &key, now);
     if let Ok(s) = &previous {
-        let fresh = s.is_fresh((deps.clock)());
         let theirs = s.signed_in_after(waited_from, deps.clock);
-        if fresh && (want == Want::Fresh || theirs) {
+        if (want == Want::Fresh && s.servable(now)) || (s.is_fresh(now) && theirs) {
             info!(user = %s.user, "signed in by another process");
             return Ok((s.clone(), Origin::Cache));
         }
     }
+    if let Some(store) = deps.store
+        && guard.is_some()
+        && let Some(f) = failure(store, &key, now).filter(|f| f.recorded_since(waiting_since))
+    {
+        info!("the sign-in this run waited for failed; ending with its outcome");
+        return Err(SigninError::Relayed {
+            line: f.line,
+            status: f.status,
+        }
+        .into());
+    }
 
+    let outcome = renew_or_sign_in(plan, deps, want, &key, previous.ok(), guard.as_ref(), now);
+    // Tell the runs waiting for this one how it ended, unless the reason is this run's own
+    // `--no-browser`, which theirs may not share.
+    if let (Err(e), Some(store), Some(guard)) = (&outcome, deps.store, guard.as_ref())
+        && !plan.config.no_browser
+    {
+        let f = Failure {
+            at: (deps.clock)(),
+            line: e.line(),
+            status: e.exit_code(),
+        };
+        record_failure(store, guard, &key, &f);
+    }
+    outcome
+}
+
+/// Under the session's lock (`guard`, when there is a cache): renews `previous`, or signs
+/// the person in, and caches the result.
+fn renew_or_sign_in(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    want: Want,
+    key: &SessionKey,
+    previous: Option<Session>,
+    guard: Option<&LockGuard>,
+    now: SystemTime,
+) -> Result<(Session, Origin), Error> {
     let mut had_session = false;
+    let mut jwt = None;
     if want == Want::Fresh
-        && let Ok(old) = &previous
+        && let Some(old) = &previous
         && let Some(rt) = &old.refresh_token
     {
         had_session = true;
-        match refresh(plan, deps, &key, old, rt) {
-            Ok(s) => {
-                store_session(deps.store, guard.as_ref(), &key, &s);
-                return Ok((s, Origin::Refreshed));
+        match renew(plan, deps, key, old, rt) {
+            Ok(Renewal::Renewed(s)) => {
+                store_session(deps.store, guard, key, &s);
+                return Ok((*s, Origin::Refreshed));
             }
-            Err(Error::Signin(SigninError::RefreshExpired)) => {
+            Ok(Renewal::OtherPerson(new_jwt)) => {
+                info!("the JWT command now names another person; signing them in");
+                jwt = Some(new_jwt);
+            }
+            Err((Error::Signin(SigninError::RefreshExpired), read)) => {
                 info!("the refresh token is no longer accepted; signing in again");
+                jwt = read;
             }
-            Err(e) if old.is_valid((deps.clock)()) => {
-                warn!(error = %e, "could not renew the session; using the cached role credentials until they expire");
-                return Ok((old.clone(), Origin::Cache));
+            Err((e, _)) if old.is_valid(now) => {
+                warn!(error = %e, "could not renew the session; using the cached role credentials until they expire (next attempt in {} s at the earliest)", MIN_TIME_BETWEEN_RENEWALS.as_secs());
+                let mut kept = old.clone();
+                kept.renewal_failed = Some(now);
+                store_session(deps.store, guard, key, &kept);
+                return Ok((kept, Origin::Cache));
             }
-            Err(e) => return Err(e),
+            Err((e, _)) => return Err(e),
         }
     }
 
-    let tokens = sign_in(plan, deps, had_session)?;
-    let s = assume(plan, deps, &key, tokens)?;
-    store_session(deps.store, guard.as_ref(), &key, &s);
+    let (tokens, person) = sign_in(plan, deps, had_session, jwt)?;
+    let mut s = assume(plan, deps, key, tokens)?;
+    s.jwt_person = person;
+    store_session(deps.store, guard, key, &s);
     info!(user = %s.user, "signed in");
     Ok((s, Origin::SignedIn))
 }
@@ -154,40 +229,89 @@ impl Session {
     }
 }
 
-fn refresh(
+/// What a renewal found.
+enum Renewal {
+    Renewed(Box<Session>),
+    /// The JWT command names another person than the session's: sign in with this JWT.
+    OtherPerson(Secret),
+}
+
+/// Renews `old` with its refresh token. When the key does not name the person (a JWT
+/// command), the command is run first and must still name the session's person. An error
+/// comes with the JWT if one was read, so a new sign-in need not run the command again.
+fn renew(
     plan: &Plan<'_>,
     deps: &Deps<'_>,
     key: &SessionKey,
     old: &Session,
-    refresh_token: &crate::token::Secret,
-) -> Result<Session, Error> {
+    refresh_token: &Secret,
+) -> Result<Renewal, (Error, Option<Secret>)> {
     let deadline = Instant::now() + plan.call_timeout;
-    let mut tokens = deps
-        .idc
-        .create_token_with_iam(Grant::RefreshToken { refresh_token }, deadline)?;
-    if tokens.refresh_token.is_none() {
-        tokens.refresh_token = Some(refresh_token.clone());
+    let mut read = None;
+    if plan.config.kind == SigninKind::Jwt && !key.names_person {
+        let jwt = read_jwt(plan, deps, deadline).map_err(|e| (e, None))?;
+        if jwt_person(&jwt) != old.jwt_person {
+            return Ok(Renewal::OtherPerson(jwt));
+        }
+        read = Some(jwt);
     }
-    let mut s = assume(plan, deps, key, tokens)?;
-    s.signed_in = old.signed_in;
-    info!(user = %s.user, "renewed the session with the refresh token");
-    Ok(s)
+    let renewed = (|| {
+        let mut tokens = deps
+            .idc
+            .create_token_with_iam(Grant::RefreshToken { refresh_token }, deadline)?;
+        if tokens.refresh_token.is_none() {
+            tokens.refresh_token = Some(refresh_token.clone());
+        }
+        let mut s = assume(plan, deps, key, tokens)?;
+        s.signed_in = old.signed_in;
+        s.jwt_person = old.jwt_person.clone();
+        info!(user = %s.user, "renewed the session with the refresh token");
+        Ok(s)
+    })();
+    renewed
+        .map(|s| Renewal::Renewed(Box::new(s)))
+        .map_err(|e| (e, read))
 }
 
-/// A new sign-in of the person: the configured JWT, or the browser.
-fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTokens, Error> {
+/// The configured JWT, read now (running the command).
+fn read_jwt(plan: &Plan<'_>, deps: &Deps<'_>, deadline: Instant) -> Result<Secret, Error> {
+    let source = plan
+        .config
+        .jwt
+        .as_ref()
+        .ok_or_else(|| Error::MissingSetting {
+            what: "the jwt sign-in needs a JWT source".into(),
+            fix: "set redshift_idc_jwt_command, redshift_idc_jwt_file or redshift_idc_jwt".into(),
+        })?;
+    source.read(deps.env, deadline)
+}
+
+/// [`person_digest`] of the person `jwt` names.
+fn jwt_person(jwt: &Secret) -> Option<String> {
+    super::jwt::person_of(jwt.expose()).map(|p| person_digest(&p))
+}
+
+/// A new sign-in of the person: the configured JWT (`jwt` when it was read already), or the
+/// browser. Returns the tokens and, for a JWT, the digest of the person it names.
+fn sign_in(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    had_session: bool,
+    jwt: Option<Secret>,
+) -> Result<(IdcTokens, Option<String>), Error> {
     let cfg = plan.config;
     match cfg.kind {
         SigninKind::Jwt => {
             let deadline = Instant::now() + plan.call_timeout;
-            let source = cfg.jwt.as_ref().ok_or_else(|| Error::MissingSetting {
-                what: "the jwt sign-in needs a JWT source".into(),
-                fix: "set redshift_idc_jwt_command, redshift_idc_jwt_file or redshift_idc_jwt"
-                    .into(),
-            })?;
-            let jwt = source.read(deps.env, deadline)?;
-            deps.idc
-                .create_token_with_iam(Grant::JwtBearer { assertion: &jwt }, deadline)
+            let jwt = match jwt {
+                Some(j) => j,
+                None => read_jwt(plan, deps, deadline)?,
+            };
+            let person = jwt_person(&jwt);
+            let tokens = deps
+                .idc
+                .create_token_with_iam(Grant::JwtBearer { assertion: &jwt }, deadline)?;
+            Ok((tokens, person))
         }
         SigninKind::Device => Err(Error::Internal(
             "the device kind reached the identity-enhanced sign-in".into(),
@@ -215,14 +339,15 @@ fn sign_in(plan: &Plan<'_>, deps: &Deps<'_>, had_session: bool) -> Result<IdcTok
             let got = deps
                 .authorizer
                 .authorize(&request, Instant::now() + cfg.signin_timeout)?;
-            deps.idc.create_token_with_iam(
+            let tokens = deps.idc.create_token_with_iam(
                 Grant::AuthorizationCode {
                     code: &got.code,
                     redirect_uri: &got.redirect_uri,
                     code_verifier: &pkce.verifier,
                 },
                 Instant::now() + plan.call_timeout,
-            )
+            )?;
+            Ok((tokens, None))
         }
     }
 }
@@ -245,6 +370,8 @@ fn assume(
         signed_in: (deps.clock)(),
         refresh_token: tokens.refresh_token,
         credentials,
+        jwt_person: None,
+        renewal_failed: None,
     })
 }
 
@@ -342,6 +469,8 @@ mod tests {
     struct FakeBrowser {
         opened: AtomicU32,
         challenge: Mutex<Option<String>>,
+        /// The person refuses the sign-in.
+        refuse: bool,
     }
 
     impl Authorize for FakeBrowser {
@@ -350,6 +479,13 @@ mod tests {
             assert_eq!(r.endpoint, "http://idc/authorize");
             assert_eq!(r.state.len(), 43);
             *self.challenge.lock().unwrap() = Some(r.code_challenge.to_owned());
+            if self.refuse {
+                return Err(SigninError::BrowserRefused {
+                    error: "access_denied".into(),
+                    description: String::new(),
+                }
+                .into());
+            }
             Ok(Authorized {
                 code: Secret::new("the-code".into()),
                 redirect_uri: "http://127.0.0.1:7890/oauth/callback".into(),
@@ -412,13 +548,23 @@ mod tests {
         want: Want,
         at: SystemTime,
     ) -> Result<(Session, Origin), Error> {
+        run_timed(w, cfg, want, at, Duration::from_secs(5))
+    }
+
+    fn run_timed(
+        w: &World,
+        cfg: &SigninConfig,
+        want: Want,
+        at: SystemTime,
+        call_timeout: Duration,
+    ) -> Result<(Session, Origin), Error> {
         let clock = move || at;
         session(
             &Plan {
                 config: cfg,
                 idc_region: "us-east-1",
                 authorize_endpoint: "http://idc/authorize",
-                call_timeout: Duration::from_secs(5),
+                call_timeout,
                 files: &no_files(),
             },
             &Deps {
@@ -599,12 +745,105 @@ mod tests {
             )
             .unwrap()
             .unwrap();
-        let err = run(&w, &cfg, Want::Fresh, SystemTime::now()).unwrap_err();
+        // The sign-in's own bound and its calls' (none here), and a second more.
+        let t0 = Instant::now();
+        let err = run_timed(&w, &cfg, Want::Fresh, SystemTime::now(), Duration::ZERO).unwrap_err();
+        assert!(
+            t0.elapsed() >= Duration::from_millis(1100),
+            "{:?}",
+            t0.elapsed()
+        );
         assert!(
             err.to_string()
-                .starts_with("another process's sign-in did not finish within 0 s"),
+                .starts_with("another process's sign-in did not finish within 1 s"),
             "{err}"
         );
         assert_eq!(err.exit_code() as u8, 6);
+    }
+
+    #[test]
+    fn a_failed_renewal_is_not_tried_again_before_the_minimum_interval() {
+        use crate::signin::session::MIN_TIME_BETWEEN_RENEWALS;
+        let w = world(3600);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        let (first, _) = run(&w, &cfg, Want::Fresh, now).unwrap();
+        *w.idc.refresh_fails.lock().unwrap() = Some(false);
+        let failed_at = now + Duration::from_secs(3400);
+        let (s, o) = run(&w, &cfg, Want::Fresh, failed_at).unwrap();
+        assert_eq!(o, Origin::Cache);
+        assert_eq!(s.credentials.access_key_id, first.credentials.access_key_id);
+        assert_eq!(counts(&w), [0, 1, 1, 1, 1]);
+        // Within the interval: the still-valid credentials, no attempt.
+        let soon = failed_at + MIN_TIME_BETWEEN_RENEWALS - Duration::from_secs(1);
+        let (_, o) = run(&w, &cfg, Want::Fresh, soon).unwrap();
+        assert_eq!(o, Origin::Cache);
+        assert_eq!(
+            counts(&w),
+            [0, 1, 1, 1, 1],
+            "no renewal within the interval"
+        );
+        // After it: tried again, and now it works.
+        *w.idc.refresh_fails.lock().unwrap() = None;
+        let (_, o) = run(&w, &cfg, Want::Fresh, failed_at + MIN_TIME_BETWEEN_RENEWALS).unwrap();
+        assert_eq!(o, Origin::Refreshed);
+        assert_eq!(counts(&w), [0, 1, 2, 2, 1]);
+    }
+
+    #[test]
+    fn a_jwt_command_naming_another_person_at_renewal_signs_that_person_in() {
+        let w = world(3600);
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("jwt");
+        let write = |sub: &str| {
+            let jwt = jwt::make(&serde_json::json!({"iss": "https://idp", "sub": sub}));
+            std::fs::write(&file, jwt).unwrap();
+        };
+        let mut cfg = config(SigninKind::Jwt);
+        cfg.jwt = Some(JwtSource::Command(format!("cat '{}'", file.display())));
+        write("ann");
+        let now = SystemTime::now();
+        run(&w, &cfg, Want::Fresh, now).unwrap();
+        assert_eq!(counts(&w), [1, 0, 0, 1, 0]);
+        // Same person at renewal: the refresh token, as before.
+        let (_, o) = run(&w, &cfg, Want::Fresh, now + Duration::from_secs(3400)).unwrap();
+        assert_eq!(o, Origin::Refreshed);
+        assert_eq!(counts(&w), [1, 0, 1, 2, 0]);
+        // Another person: a new sign-in with the JWT just read, never a renewal.
+        write("bob");
+        let later = now + Duration::from_secs(3400 + 3400);
+        let (_, o) = run(&w, &cfg, Want::Fresh, later).unwrap();
+        assert_eq!(o, Origin::SignedIn);
+        assert_eq!(counts(&w), [2, 0, 1, 3, 0]);
+    }
+
+    #[test]
+    fn waiters_of_a_refused_sign_in_end_with_its_outcome_and_no_browser() {
+        let mut w = world(3600);
+        w.browser.refuse = true;
+        w.idc.delay = Duration::from_millis(200);
+        let cfg = config(SigninKind::Browser);
+        let now = SystemTime::now();
+        let errors: Vec<Error> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| s.spawn(|| run(&w, &cfg, Want::Fresh, now).unwrap_err()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(w.browser.opened.load(Ordering::SeqCst), 1);
+        for e in &errors {
+            assert_eq!(e.exit_code() as u8, 6);
+            assert_eq!(e.line(), errors[0].line());
+        }
+        assert!(
+            errors[0].line().contains("access_denied"),
+            "{}",
+            errors[0].line()
+        );
+        // A run that starts after the outcome asks the person again.
+        w.browser.refuse = false;
+        let (_, o) = run(&w, &cfg, Want::Fresh, now + Duration::from_millis(1)).unwrap();
+        assert_eq!(o, Origin::SignedIn);
+        assert_eq!(w.browser.opened.load(Ordering::SeqCst), 2);
     }
 }

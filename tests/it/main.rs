@@ -23,6 +23,7 @@ mod faults;
 mod fuzz_corpus;
 mod housekeeping;
 mod identity;
+mod identity_signin;
 mod messages;
 mod plugin_config;
 mod release;
