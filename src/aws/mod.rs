@@ -13,6 +13,7 @@
 
 pub mod config;
 pub mod credentials;
+pub mod endpoint;
 pub mod errors;
 pub mod identity_center;
 pub mod redshift;

@@ -12,15 +12,22 @@ use crate::error::Error;
 use crate::output::emit;
 use crate::settings::AccessRequest;
 
-/// `Some(status)` when the profile is in access-token mode and all is done; `None` when the
-/// role-credentials sessions are next (after `--all` removed every access-token session).
-pub fn run(cache: &Cache, args: &LogoutArgs, env: &Env) -> Result<Option<u8>, Error> {
+/// What the access-token part of `logout` did.
+pub enum Outcome {
+    /// The profile is in access-token mode: removed, said, and done (the exit status).
+    Done(u8),
+    /// Not (or `--all`): this many access-token sessions removed; the role-credentials
+    /// sessions are next, and their line says how many of these went too.
+    Removed(usize),
+}
+
+pub fn run(cache: &Cache, args: &LogoutArgs, env: &Env) -> Result<Outcome, Error> {
     let req = if args.all {
         None
     } else {
         match AccessRequest::from_args(&args.session, env)? {
             Some(r) => Some(r),
-            None => return Ok(None),
+            None => return Ok(Outcome::Removed(0)),
         }
     };
     let store = cache.store(&session::store_name()).map_err(Error::Cache)?;
@@ -54,10 +61,13 @@ pub fn run(cache: &Cache, args: &LogoutArgs, env: &Env) -> Result<Option<u8>, Er
         }
         store.remove_lock_file(guard);
     }
+    if req.is_none() {
+        return Ok(Outcome::Removed(removed));
+    }
     let line = format!(
         "signed out: removed {removed} access-token session{}\n",
         if removed == 1 { "" } else { "s" }
     );
     emit(line.as_bytes())?;
-    Ok(req.map(|_| 0))
+    Ok(Outcome::Done(0))
 }

@@ -23,9 +23,10 @@ use crate::signin::session;
 pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
     let cache = crate::serve::open_cache_strict(global.cache_dir.as_deref())?;
     // The access-token mode's sessions first: a profile in that mode is done here.
-    if let Some(code) = super::access_logout::run(&cache, args, env)? {
-        return Ok(code);
-    }
+    let access = match super::access_logout::run(&cache, args, env)? {
+        super::access_logout::Outcome::Done(code) => return Ok(code),
+        super::access_logout::Outcome::Removed(n) => n,
+    };
     let root = cache.root().to_owned();
     let store = cache.store(session::STORE).map_err(Error::Cache)?;
     let failures = session::failures(&store);
@@ -131,9 +132,16 @@ pub fn run(args: &LogoutArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
         |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
     emit(
         format!(
-            "signed out: removed {} and {}\n",
+            "signed out: removed {} and {}{}\n",
             plural(sessions, "sign-in session", "sign-in sessions"),
-            plural(tokens, "cached token", "cached tokens")
+            plural(tokens, "cached token", "cached tokens"),
+            match access {
+                0 => String::new(),
+                n => format!(
+                    " (and {})",
+                    plural(n, "access-token session", "access-token sessions")
+                ),
+            }
         )
         .as_bytes(),
     )?;
