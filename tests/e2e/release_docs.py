@@ -132,10 +132,10 @@ class Checker:
                 continue
             if re.search(r"\.whl|\.tar\.gz|SHA256SUMS|redshift-idc-token-\*?/", command):
                 found.append(command)
-        for code in self.code(text):  # a script of the tarball run as a command
-            first = code.split()[0] if code.split() else ""
-            if SHIPPED_PATH.fullmatch(first) and not code.startswith("#"):
-                found.append(first)
+        for code in self.code(text):  # a script of the tarball run with arguments
+            words = code.split()
+            if len(words) > 1 and SHIPPED_PATH.fullmatch(words[0]):
+                found.append(words[0])
         return found
 
     # -- running the commands --------------------------------------------------------------------
