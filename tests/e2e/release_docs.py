@@ -47,16 +47,13 @@ SHIPPED_PATH = re.compile(r"(?<![\w/.-])((?:plugin-config|docs)/[\w./-]*[\w/])")
 TIMEOUT = 300
 
 
-# Files that documents name as things to read or edit, never as programs to run.
-DATA_SUFFIXES = (".json", ".md", ".yml", ".yaml", ".toml", ".txt", ".ini", ".template",
-                 ".example", ".java", ".jar", ".whl")
-
 class Checker:
     def __init__(self, bundle: Path, work: Path) -> None:
         self.bundle = bundle
         self.work = work
         self.problems: list[str] = []
         self.ran: list[str] = []
+        self.checked: dict[str, list[str]] = {}
         names = sorted(p.name for p in bundle.iterdir())
         self.files = names
         (self.tarball,) = [n for n in names if n.endswith(".tar.gz")]
@@ -136,13 +133,10 @@ class Checker:
                 continue
             if re.search(r"\.whl|\.tar\.gz|SHA256SUMS|redshift-idc-token-\*?/", command):
                 found.append(command)
-        for code in self.code(text):  # a script of the tarball run as a command
-            first = code.split()[0] if code.split() else ""
-            # A data file named on its own (`plugin-config/exit-codes.json`) is not a command.
-            if first.endswith(DATA_SUFFIXES):
-                continue
-            if SHIPPED_PATH.fullmatch(first) and not code.startswith("#"):
-                found.append(first)
+        for code in self.code(text):  # a script of the tarball run with arguments
+            words = code.split()
+            if len(words) > 1 and SHIPPED_PATH.fullmatch(words[0]) and not words[0].endswith("/"):
+                found.append(words[0])
         return found
 
     # -- running the commands --------------------------------------------------------------------
@@ -156,6 +150,14 @@ class Checker:
 
     def check_command(self, doc: str, command: str) -> None:
         where = f"{doc}: `{command}`"
+        if command in self.checked:  # the same command in another document: one run is enough
+            self.problems.extend(f"{where}: {p}" for p in self.checked[command])
+            return
+        before = len(self.problems)
+        self.run_command(where, command)
+        self.checked[command] = [p.split(": ", 2)[-1] for p in self.problems[before:]]
+
+    def run_command(self, where: str, command: str) -> None:
         if SHIPPED_PATH.fullmatch(command):
             path = self.top / command
             if not path.is_file() or not os.access(path, os.X_OK):
