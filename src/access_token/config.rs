@@ -123,16 +123,7 @@ impl AccessConfig {
             env::SIGNIN_IDC_REGION,
             "redshift_idc_region",
         );
-        if let Some((r, from)) = &idc_region
-            && !crate::target::is_region(r)
-        {
-            return Err(Error::invalid(
-                "Identity Center region",
-                r,
-                Some(from),
-                "expected a region name such as us-east-1",
-            ));
-        }
+        crate::signin::config::check_idc_region(idc_region.as_ref())?;
         let kind_flag = args.signin.map(|k| k.name().to_owned());
         let kind = match pick(
             kind_flag,

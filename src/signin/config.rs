@@ -180,16 +180,7 @@ impl SigninConfig {
             env::SIGNIN_IDC_REGION,
             "redshift_idc_region",
         );
-        if let Some((r, from)) = &idc_region
-            && !crate::target::is_region(r)
-        {
-            return Err(Error::invalid(
-                "Identity Center region",
-                r,
-                Some(from),
-                "expected a region name such as us-east-1",
-            ));
-        }
+        check_idc_region(idc_region.as_ref())?;
         let url_setting = |v: Option<(String, String)>| -> Result<Option<String>, Error> {
             match v {
                 Some((u, from)) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(
@@ -291,6 +282,19 @@ impl SigninConfig {
             signin_timeout,
             no_browser,
         }))
+    }
+}
+
+/// The Identity Center region setting (either mode's), checked like `--region`.
+pub fn check_idc_region(setting: Option<&(String, String)>) -> Result<(), Error> {
+    match setting {
+        Some((r, from)) if !crate::target::is_region(r) => Err(Error::invalid(
+            "Identity Center region",
+            r,
+            Some(from),
+            "expected a region name such as us-east-1",
+        )),
+        _ => Ok(()),
     }
 }
 
