@@ -443,3 +443,22 @@ fn doctor_says_which_mode_and_who_must_sign_in_without_signing_in() {
     assert!(text.contains("an access token is cached until"), "{text}");
     assert_eq!(a.redshift.request_count(), 0);
 }
+
+#[test]
+fn a_wrong_issuer_url_is_a_setup_error_before_any_window() {
+    let a = Access::start(IdcConfig::default(), "");
+    a.sb.write_aws_config(
+        "[default]\nregion = us-east-1\nredshift_idc_issuer_url = https://identitycenter.amazonaws.com/ssoins-0000000000000000\n",
+    );
+    let line = assert_failure(
+        &a.sb.run(C1),
+        7,
+        &["redshift_idc_issuer_url", "sso-oidc refused"],
+    );
+    assert!(!line.contains("Some("), "{line}");
+    assert_eq!(
+        a.browser_opens(),
+        0,
+        "no window for a setup that cannot work"
+    );
+}
