@@ -202,9 +202,7 @@ class Bench:
                                  text=True, timeout=600)
             if out.returncode != 0:
                 sys.exit(f"bench-access: JdbcProbe failed:\n{out.stderr[-2000:]}")
-            failed = [r for r in json.loads(out.stdout)["results"] if not r["ok"]]
-            if failed:
-                sys.exit(f"bench-access: {len(failed)} JDBC connections failed: {failed[0]}")
+            failures = [r["message"] for r in json.loads(out.stdout)["results"] if not r["ok"]]
             plugin = "com.amazon.redshift.plugin.IdpTokenAuthPlugin"
         else:
             saved = dict(os.environ)
@@ -212,20 +210,29 @@ class Bench:
             os.environ.update(env)
             try:
                 with ThreadPoolExecutor(max_workers=n) as pool:
-                    values = list(pool.map(lambda _: self.python_connect(
+                    values = list(pool.map(lambda _: self.try_python_connect(
                         credentials_provider="redshift_idc_token.IdpTokenAuthPlugin",
                         cluster_identifier=CLUSTER_ID, region="us-east-1"), range(n)))
             finally:
                 os.environ.clear()
                 os.environ.update(saved)
-            if values != [1] * n:
-                sys.exit(f"bench-access: Python connections returned {values}")
+            failures = [v for v in values if v != 1]
             plugin = "redshift_idc_token.IdpTokenAuthPlugin"
         total = time.perf_counter() - t0
-        self.check_sessions(before_sessions, n, plugin)
+        # Every connection that got past the executable opened a session as the person.
+        self.check_sessions(before_sessions, n - len(failures), plugin)
         after = self.counts()
+        for f in sorted(set(failures)):
+            log(f"{driver}, {n} connections: {failures.count(f)} failed: {f}")
         return {"driver": driver, "n": n, "windows": self.windows(home), "login_s": t_login,
-                "total_s": total, **{k: after[k] - before_counts[k] for k in after}}
+                "total_s": total, "failed": len(failures), "failure": failures[0] if failures else None,
+                **{k: after[k] - before_counts[k] for k in after}}
+
+    def try_python_connect(self, **kwargs: Any) -> Any:
+        try:
+            return self.python_connect(**kwargs)
+        except Exception as e:  # noqa: BLE001 - counted and reported, not hidden
+            return f"{type(e).__name__}: {e}"
 
     def python_connect(self, **kwargs: Any) -> int:
         import redshift_connector
@@ -357,21 +364,26 @@ def main() -> int:
         "stand-in, on 127.0.0.1; browser: headless Chromium (scripts/headless-browser).",
         "",
         "| connections | way in | browser windows | RegisterClient / authorizations / CreateToken | "
-        "sign-in | total (sign-in + connections) |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "sign-in | total (sign-in + connections) | sessions opened |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for r in ours:
         way = "JDBC wrapper (access-token mode)" if r["driver"] == "jdbc" else "Python provider (access-token mode)"
         lines.append(f"| {r['n']} | {way} | {r['windows']} | {r['RegisterClient']} / {r['Authorize']} / "
-                     f"{r['CreateToken']} | {r['login_s']:.2f} s | {r['total_s']:.2f} s |")
+                     f"{r['CreateToken']} | {r['login_s']:.2f} s | {r['total_s']:.2f} s | "
+                     f"{r['n'] - r['failed']} of {r['n']} |")
     lines.append(f"| {plugin['n']} (measured) | redshift_connector BrowserIdcAuthPlugin | {plugin['windows']} | "
                  f"{calls[0]} / {calls[1]} / {calls[2]} | every connection | {sum(plugin['times']):.2f} s "
-                 f"(median {per:.2f} s a connection) |")
+                 f"(median {per:.2f} s a connection) | {plugin['n']} of {plugin['n']} |")
     for n in sizes:
         lines.append(f"| {n} (modelled: {n} x {per:.2f} s) | redshift_connector BrowserIdcAuthPlugin | {n} | "
-                     f"{n} / {n} / {n} | every connection | {n * per:.1f} s |")
+                     f"{n} / {n} / {n} | every connection | {n * per:.1f} s | |")
         lines.append(f"| {n} (modelled: {n} x {per:.2f} s) | Redshift JDBC BrowserIdcAuthPlugin | {n} | "
-                     f"1 / {n} / {n} | every connection | {n * per:.1f} s |")
+                     f"1 / {n} / {n} | every connection | {n * per:.1f} s | |")
+    for r in ours:
+        if r["failure"]:
+            lines += ["", f"{r['driver']}, {r['n']} connections: {r['failed']} failed; the first: "
+                      f"`{r['failure']}`"]
     a, b, ratio = hit["a_wall"], hit["b_wall"], hit["ratio"]
     lines += [
         "",
