@@ -251,6 +251,7 @@ def test_jdbc_wrapper_sixteen_connections_after_one_browser_sign_in(
     assert b"signed in" in login.stderr, login.stderr
     assert person.browser_opens() == 1
     token = person.cached_token()
+    assert token.encode() not in login.stderr
 
     server = start_wire_server(max_connections=CONNECTIONS, access_token_key_file=idc.key_file,
                                max_seconds=120)
@@ -322,6 +323,7 @@ def test_python_provider_sixteen_connections_after_one_sign_in(
         assert person.browser_opens() == 0
     assert login.returncode == 0, login.stderr
     token = person.cached_token()
+    assert token not in (login.stderr if isinstance(login.stderr, str) else login.stderr.decode())
 
     server = start_wire_server(max_connections=CONNECTIONS, access_token_key_file=idc.key_file,
                                max_seconds=120)
