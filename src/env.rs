@@ -28,6 +28,14 @@ pub const AWS_CONTAINER_CREDENTIALS_FULL_URI: &str = "AWS_CONTAINER_CREDENTIALS_
 pub const AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE";
 /// Where aws-config's AWS Sign-In provider keeps its tokens (part of the identity).
 pub const AWS_LOGIN_CACHE_DIRECTORY: &str = "AWS_LOGIN_CACHE_DIRECTORY";
+// The rest of what decides an identity (see `aws::config::chain::IDENTITY_VARS`).
+pub const AWS_ROLE_ARN: &str = "AWS_ROLE_ARN";
+pub const AWS_ROLE_SESSION_NAME: &str = "AWS_ROLE_SESSION_NAME";
+pub const AWS_CONTAINER_AUTHORIZATION_TOKEN: &str = "AWS_CONTAINER_AUTHORIZATION_TOKEN";
+pub const AWS_EC2_METADATA_SERVICE_ENDPOINT: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT";
+pub const AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE: &str = "AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE";
+pub const AWS_ENDPOINT_URL_STS: &str = "AWS_ENDPOINT_URL_STS";
+pub const AWS_ENDPOINT_URL_SSO: &str = "AWS_ENDPOINT_URL_SSO";
 pub const HOME: &str = "HOME";
 /// Overrides the cache directory (as `--cache-dir` does).
 pub const CACHE_DIR: &str = "REDSHIFT_IDC_TOKEN_CACHE_DIR";
@@ -41,6 +49,8 @@ pub const SIGNIN_JWT_FILE: &str = "REDSHIFT_IDC_TOKEN_JWT_FILE";
 pub const SIGNIN_JWT: &str = "REDSHIFT_IDC_TOKEN_JWT";
 pub const SIGNIN_IDC_REGION: &str = "REDSHIFT_IDC_TOKEN_IDC_REGION";
 pub const SIGNIN_ISSUER_URL: &str = "REDSHIFT_IDC_TOKEN_ISSUER_URL";
+pub const SIGNIN_START_URL: &str = "REDSHIFT_IDC_TOKEN_START_URL";
+pub const SIGNIN_SSO_SESSION: &str = "REDSHIFT_IDC_TOKEN_SSO_SESSION";
 pub const SIGNIN_AUTHORIZE_URL: &str = "REDSHIFT_IDC_TOKEN_AUTHORIZE_URL";
 pub const SIGNIN_SCOPES: &str = "REDSHIFT_IDC_TOKEN_SCOPES";
 pub const SIGNIN_BOOTSTRAP_PROFILE: &str = "REDSHIFT_IDC_TOKEN_BOOTSTRAP_PROFILE";
@@ -92,14 +102,6 @@ impl Env {
     pub fn is_true(&self, name: &str) -> bool {
         self.get(name)
             .is_some_and(|v| v.eq_ignore_ascii_case("true"))
-    }
-
-    /// All `AWS_*` variables, sorted by name: what can change which identity is used.
-    pub fn aws_vars(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.vars
-            .iter()
-            .filter(|(k, _)| k.starts_with("AWS_"))
-            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     pub fn home(&self) -> Option<PathBuf> {

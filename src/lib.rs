@@ -5,6 +5,7 @@
 //! integration tests and fuzz targets can reach the parsers and the cache codec.
 
 // The floors, from the top: each module uses only those below it (docs/architecture.md).
+pub mod access_token;
 pub mod app;
 pub mod aws;
 pub mod base64url;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use zeroize::Zeroizing;
 
 use crate::target::Targets;
-use crate::token::{AuthToken, TOKEN_TYPE, rfc3339};
+use crate::token::{AuthToken, rfc3339};
 
 /// The `plugin_name` the JDBC driver expects for IdC tokens.
 pub const JDBC_PLUGIN: &str = "com.amazon.redshift.plugin.IdpTokenAuthPlugin";
@@ -89,7 +89,7 @@ pub fn render(format: Format, r: &Rendered<'_>) -> Zeroizing<Vec<u8>> {
             let doc = JsonDoc {
                 version: 1,
                 token,
-                token_type: TOKEN_TYPE,
+                token_type: r.token.kind.name(),
                 expires_in_seconds: r.token.remaining(r.now).map(|d| d.as_secs()),
                 warnings: expiration
                     .is_none()
@@ -109,19 +109,21 @@ pub fn render(format: Format, r: &Rendered<'_>) -> Zeroizing<Vec<u8>> {
         Format::Token => writeln!(buf, "{token}"),
         Format::Jdbc => writeln!(
             buf,
-            "plugin_name={JDBC_PLUGIN}\ntoken={}\ntoken_type={TOKEN_TYPE}",
-            Zeroizing::new(properties_escape(token)).as_str()
+            "plugin_name={JDBC_PLUGIN}\ntoken={}\ntoken_type={}",
+            Zeroizing::new(properties_escape(token)).as_str(),
+            r.token.kind.name()
         ),
         Format::Odbc => writeln!(
             buf,
-            "plugin_name={PLUGIN};token={};token_type={TOKEN_TYPE}",
-            Zeroizing::new(odbc_value(token)).as_str()
+            "plugin_name={PLUGIN};token={};token_type={}",
+            Zeroizing::new(odbc_value(token)).as_str(),
+            r.token.kind.name()
         ),
         Format::Python => {
             let kwargs = PythonKwargs {
                 credentials_provider: PLUGIN,
                 token,
-                token_type: TOKEN_TYPE,
+                token_type: r.token.kind.name(),
             };
             serde_json::to_writer(&mut *buf, &kwargs)
                 .map_err(std::io::Error::other)
@@ -130,7 +132,13 @@ pub fn render(format: Format, r: &Rendered<'_>) -> Zeroizing<Vec<u8>> {
         Format::Env => {
             let quoted = Zeroizing::new(shell_quote(token));
             writeln!(buf, "export {ENV_TOKEN}={}", quoted.as_str())
-                .and_then(|()| writeln!(buf, "export {ENV_TOKEN_TYPE}={}", shell_quote(TOKEN_TYPE)))
+                .and_then(|()| {
+                    writeln!(
+                        buf,
+                        "export {ENV_TOKEN_TYPE}={}",
+                        shell_quote(r.token.kind.name())
+                    )
+                })
                 .and_then(|()| match &expiration {
                     Some(e) => writeln!(buf, "export {ENV_EXPIRATION}={}", shell_quote(e)),
                     None => Ok(()),
@@ -211,6 +219,7 @@ mod tests {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_795_927_411);
         let t = AuthToken {
             token: Secret::new(token.into()),
+            kind: crate::token::TokenType::Subject,
             expiration: exp.then(|| now + Duration::from_secs(900)),
         };
         let ids = vec!["c1".parse::<ClusterId>().unwrap()];

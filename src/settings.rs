@@ -52,6 +52,8 @@ pub struct TokenRequest {
     pub cache: CacheMode,
     /// The built-in sign-in, when the profile (or flags, or variables) configure one.
     pub signin: Option<crate::signin::SigninConfig>,
+    /// The access-token mode, when configured instead (issuer or start URL, or sso-session).
+    pub access: Option<crate::access_token::config::AccessConfig>,
     /// The shared config and credentials files, as read once for this run.
     pub files: SharedConfig,
 }
@@ -139,8 +141,16 @@ impl TokenRequest {
             (false, false) => CacheMode::Use,
         };
         let signin = crate::signin::SigninConfig::resolve(&args.signin, profile_name, env, &files)?;
+        let access = crate::access_token::config::AccessConfig::resolve(
+            &args.signin,
+            profile_name,
+            region.as_ref().map(|r| r.value.as_str()),
+            env,
+            &files,
+        )?;
         Ok(TokenRequest {
             signin,
+            access,
             targets,
             region,
             profile,
@@ -308,6 +318,48 @@ impl SessionRequest {
             config: &self.config,
             run_region: self.region.as_deref(),
             call_timeout: self.timeout,
+            env,
+            files: &self.files,
+        }
+    }
+}
+
+/// The access-token settings of `login`, `logout` and `credentials`, when the profile
+/// selects that mode.
+pub struct AccessRequest {
+    pub config: crate::access_token::config::AccessConfig,
+    pub timeout: Duration,
+    pub files: SharedConfig,
+}
+
+impl AccessRequest {
+    /// `Ok(None)`: the profile does not select the access-token mode.
+    pub fn from_args(args: &SessionArgs, env: &Env) -> Result<Option<Self>, Error> {
+        let profile = chosen_profile(args.profile.as_deref(), env)?
+            .map_or_else(|| "default".to_owned(), |p| p.value);
+        let timeout = Duration::from_secs(args.timeout);
+        let files = SharedConfig::load(env, timeout)?;
+        let region =
+            offline_region(args.region.clone(), None, &profile, env, &files)?.map(|r| r.value);
+        let config = crate::access_token::config::AccessConfig::resolve(
+            &args.signin,
+            &profile,
+            region.as_deref(),
+            env,
+            &files,
+        )?;
+        Ok(config.map(|config| AccessRequest {
+            config,
+            timeout,
+            files,
+        }))
+    }
+
+    pub fn access<'a>(&'a self, env: &'a Env) -> crate::access_token::Access<'a> {
+        crate::access_token::Access {
+            config: &self.config,
+            call_timeout: self.timeout,
+            min_validity: Duration::ZERO,
             env,
             files: &self.files,
         }

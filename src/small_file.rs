@@ -216,6 +216,44 @@ mod tests {
 
     #[cfg(unix)]
     #[test]
+    fn rules_set_the_limit_and_what_is_read() {
+        let small = Rules {
+            max_bytes: 10,
+            too_large: "too long",
+            wait_for_writer: true,
+            devices: true,
+        };
+        let soon = Instant::now() + Duration::from_secs(5);
+        let at = |p: &str, rules: &Rules| read_open(open(Path::new(p)).unwrap(), soon, rules);
+        assert!(matches!(
+            at("/dev/zero", &small),
+            Contents::Unusable("too long")
+        ));
+        assert!(matches!(
+            at("/dev/zero", &SHARED_FILES),
+            Contents::Unusable("not a regular file")
+        ));
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("f");
+        std::fs::write(&f, "0123456789a").unwrap();
+        assert!(matches!(
+            read_open(open(&f).unwrap(), soon, &small),
+            Contents::Unusable("too long")
+        ));
+        // A FIFO nobody opens for writing is waited for, until the deadline.
+        let p = dir.path().join("fifo");
+        let c = std::ffi::CString::new(p.to_str().unwrap()).unwrap();
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let t0 = Instant::now();
+        let got = read_open(open(&p).unwrap(), t0 + Duration::from_millis(300), &small);
+        assert!(matches!(got, Contents::TimedOut), "{got:?}");
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+        assert!(t0.elapsed() < Duration::from_secs(3));
+    }
+
+    #[cfg(unix)]
+    #[test]
     fn a_fifo_without_a_writer_reads_as_empty_at_once() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("fifo");

@@ -33,13 +33,32 @@ impl fmt::Debug for Secret {
 /// The largest token we accept: real ones are a few KiB; anything near this is not a token.
 pub const MAX_TOKEN_LEN: usize = 64 * 1024;
 
-/// The token type the drivers' `IdpTokenAuthPlugin` expects for these tokens.
-pub const TOKEN_TYPE: &str = "SUBJECT_TOKEN";
+/// What a token is, as the drivers' `IdpTokenAuthPlugin` names it in `token_type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenType {
+    /// A `GetIdentityCenterAuthToken` token (credential chain or identity-enhanced sign-in).
+    #[default]
+    Subject,
+    /// An IAM Identity Center access token with the `redshift:connect` scope (the drivers'
+    /// `BrowserIdcAuthPlugin` setup), valid for every cluster and workgroup of the application.
+    Access,
+}
 
-/// A token as returned by `GetIdentityCenterAuthToken`.
+impl TokenType {
+    pub fn name(self) -> &'static str {
+        match self {
+            TokenType::Subject => "SUBJECT_TOKEN",
+            TokenType::Access => "ACCESS_TOKEN",
+        }
+    }
+}
+
+/// A token for the drivers: from `GetIdentityCenterAuthToken`, or an Identity Center access
+/// token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthToken {
     pub token: Secret,
+    pub kind: TokenType,
     /// When the service says the token stops working; `None` if the reply had no expiration
     /// (such a token is printed, flagged, and never cached).
     pub expiration: Option<SystemTime>,
@@ -88,7 +107,11 @@ impl AuthToken {
         // An expiration past year 9999 cannot be written in RFC 3339; it means "far", and
         // the cache trusts no token for more than 12 hours anyway.
         let expiration = expiration.map(|e| e.min(latest_time()));
-        Ok(AuthToken { token, expiration })
+        Ok(AuthToken {
+            token,
+            kind: TokenType::Subject,
+            expiration,
+        })
     }
 
     /// Time left before expiration, zero once expired, `None` when unknown.

@@ -10,7 +10,8 @@ use redshift_idc_token::output::{
     render, shell_quote,
 };
 use redshift_idc_token::target::Targets;
-use redshift_idc_token::token::{AuthToken, TOKEN_TYPE};
+use redshift_idc_token::token::{AuthToken, TokenType};
+const TOKEN_TYPE: &str = "SUBJECT_TOKEN";
 use redshift_idc_token_fuzz::{
     NOW, assert_shell_quote_shape, java_properties_load, odbc_parse, shell_unquote,
 };

@@ -22,6 +22,7 @@ use tracing::{debug, info};
 
 use super::config::shared_config::SharedConfig;
 use super::credentials::{RoleCredentials, chain_credentials};
+use super::endpoint::{Attempt, EndpointOrigin, Svc, TriedUrl, endpoint_origin};
 use super::errors::{chain, network_cause};
 use super::runtime::{runtime, timeouts};
 use crate::error::{Error, SigninError, one_line};
@@ -249,7 +250,15 @@ impl IdentityCenter for AwsIdentityCenter {
                         req.refresh_token(refresh_token.expose())
                     }
                 };
-                let out = req.send().await.map_err(|e| self.oidc_error(e, grant))?;
+                let tried = TriedUrl::default();
+                let out = req
+                    .customize()
+                    .interceptor(tried.clone())
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        self.oidc_error(e, grant, &self.attempt(&config, Svc::SsoOidc, &tried))
+                    })?;
                 info!(
                     elapsed_ms = started.elapsed().as_millis() as u64,
                     grant = grant.name(),
@@ -295,15 +304,18 @@ impl IdentityCenter for AwsIdentityCenter {
                 .provider_arn(IDENTITY_CENTER_PROVIDER)
                 .context_assertion(identity_context.expose())
                 .build();
+            let tried = TriedUrl::default();
             let out = aws_sdk_sts::Client::new(&config)
                 .assume_role()
                 .role_arn(&self.role_arn)
                 .role_session_name(session_name)
                 .duration_seconds(duration.as_secs().min(43_200) as i32)
                 .provided_contexts(context)
+                .customize()
+                .interceptor(tried.clone())
                 .send()
                 .await
-                .map_err(|e| self.sts_error(e))?;
+                .map_err(|e| self.sts_error(e, &self.attempt(&config, Svc::Sts, &tried)))?;
             info!(
                 elapsed_ms = started.elapsed().as_millis() as u64,
                 "AssumeRole answered"
@@ -331,13 +343,18 @@ impl IdentityCenter for AwsIdentityCenter {
 }
 
 impl AwsIdentityCenter {
+    fn attempt<'a>(&self, config: &'a SdkConfig, svc: Svc, tried: &'a TriedUrl) -> Attempt<'a> {
+        Attempt { config, svc, tried }
+    }
+
     fn oidc_error(
         &self,
         e: SdkError<CreateTokenWithIAMError, HttpResponse>,
         grant: Grant<'_>,
+        attempt: &Attempt<'_>,
     ) -> Error {
         let SdkError::ServiceError(ctx) = &e else {
-            return self.transport_error(e, "sso-oidc");
+            return self.transport_error(e, attempt);
         };
         let status = ctx.raw().status().as_u16();
         let err = ctx.err();
@@ -419,9 +436,13 @@ impl AwsIdentityCenter {
         signin.into()
     }
 
-    fn sts_error(&self, e: SdkError<AssumeRoleError, HttpResponse>) -> Error {
+    fn sts_error(
+        &self,
+        e: SdkError<AssumeRoleError, HttpResponse>,
+        attempt: &Attempt<'_>,
+    ) -> Error {
         let SdkError::ServiceError(ctx) = &e else {
-            return self.transport_error(e, "sts");
+            return self.transport_error(e, attempt);
         };
         let status = ctx.raw().status().as_u16();
         let err = ctx.err();
@@ -459,11 +480,12 @@ impl AwsIdentityCenter {
     }
 
     /// Errors before or around an answer: time limits, the network, unreadable replies.
-    fn transport_error<E, R>(&self, e: SdkError<E, R>, service: &'static str) -> Error
+    fn transport_error<E, R>(&self, e: SdkError<E, R>, attempt: &Attempt<'_>) -> Error
     where
         E: std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug + 'static,
     {
+        let service = attempt.svc.name();
         let seconds = self.timeout.as_secs();
         match e {
             SdkError::TimeoutError(_) => Error::Timeout {
@@ -474,13 +496,22 @@ impl AwsIdentityCenter {
                 seconds,
                 during: "connecting to AWS",
             },
-            SdkError::DispatchFailure(d) => Error::Network {
-                endpoint: format!("{service} in {}", self.region),
-                detail: match d.as_connector_error() {
-                    Some(c) => network_cause(c),
-                    None => "the request could not be sent".to_owned(),
-                },
-            },
+            SdkError::DispatchFailure(d) => {
+                if let Some(c) = d.as_connector_error() {
+                    debug!(error = %chain(c), "the {service} request could not be sent");
+                }
+                Error::Network {
+                    endpoint: match attempt.tried.url() {
+                        Some(url) => format!("{service} at {url}"),
+                        None => format!("{service} in {}", self.region),
+                    },
+                    detail: match d.as_connector_error() {
+                        Some(c) => network_cause(c),
+                        None => "the request could not be sent".to_owned(),
+                    },
+                    fix: self.endpoint_fix(attempt),
+                }
+            }
             // The body could hold a token; say only what failed.
             SdkError::ResponseError(_) | SdkError::ServiceError(_) => Error::BadReply {
                 service,
@@ -490,6 +521,31 @@ impl AwsIdentityCenter {
                 "could not build the {service} request: {}",
                 one_line(&chain(&other))
             )),
+        }
+    }
+}
+
+impl AwsIdentityCenter {
+    /// What to check when `attempt`'s endpoint cannot be reached, naming the setting that
+    /// chose it (never `--endpoint-url`: it is Redshift's alone).
+    fn endpoint_fix(&self, attempt: &Attempt<'_>) -> String {
+        let svc = attempt.svc;
+        let profile = crate::target::printable(&self.bootstrap_profile);
+        let check = "check the network, the proxy settings and";
+        match endpoint_origin(attempt.config, svc) {
+            EndpointOrigin::Variable(var) => format!("{check} {var}, which chose this endpoint"),
+            EndpointOrigin::ProfileServices => format!(
+                "{check} the {} endpoint_url of the services section of profile {profile}, which chose this endpoint",
+                svc.profile_key()
+            ),
+            EndpointOrigin::Profile => {
+                format!("{check} endpoint_url of profile {profile}, which chose this endpoint")
+            }
+            EndpointOrigin::Regional => format!(
+                "{check} the Identity Center region {} (redshift_idc_region / --idc-region); {} sets another endpoint",
+                self.region,
+                svc.variable()
+            ),
         }
     }
 }

@@ -13,10 +13,12 @@
 
 pub mod config;
 pub mod credentials;
+pub mod endpoint;
 pub mod errors;
 pub mod identity_center;
 pub mod redshift;
 pub mod runtime;
+pub mod sso_oidc;
 
 use std::time::{Duration, Instant};
 

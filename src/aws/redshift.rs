@@ -355,6 +355,7 @@ where
                     Some(c) => network_cause(c),
                     None => "the request could not be sent".to_owned(),
                 },
+                fix: "check the network, proxy settings and --endpoint-url".to_owned(),
             }
         }
         // The reply's body could hold a token; say only what failed, never the body.

@@ -85,6 +85,7 @@ impl Entry {
     pub fn to_auth_token(&self) -> AuthToken {
         AuthToken {
             token: self.token.clone(),
+            kind: crate::token::TokenType::Subject,
             expiration: Some(self.expiration),
         }
     }
@@ -174,6 +175,7 @@ mod tests {
     fn entry(now: SystemTime, ttl: u64) -> Entry {
         let t = AuthToken {
             token: Secret::new("tok\"en".into()),
+            kind: crate::token::TokenType::Subject,
             expiration: None,
         };
         Entry::new(&key("c1"), &t, now + Duration::from_secs(ttl), now)

@@ -268,6 +268,7 @@ mod tests {
         let now = SystemTime::now();
         let token = AuthToken {
             token: Secret::new("t".into()),
+            kind: crate::token::TokenType::Subject,
             expiration: None,
         };
         let far = Instant::now() + Duration::from_secs(5);
@@ -305,6 +306,7 @@ mod tests {
         let guard_a = cache.lock(&a, far).unwrap().unwrap();
         let token = AuthToken {
             token: Secret::new("t".into()),
+            kind: crate::token::TokenType::Subject,
             expiration: None,
         };
         let now = SystemTime::now();

@@ -140,9 +140,20 @@ pub struct SigninArgs {
     #[arg(long, help_heading = "Sign-in", value_name = "REGION")]
     pub idc_region: Option<String>,
 
-    /// Issuer URL of the Identity Center instance (shown by doctor).
+    /// Issuer URL of the Identity Center instance: the drivers' issuer_url. Without an
+    /// application and role it selects the access-token mode (ACCESS_TOKEN).
     #[arg(long, help_heading = "Sign-in", value_name = "URL")]
     pub issuer_url: Option<String>,
+
+    /// The AWS access portal URL (https://d-xxxxxxxxxx.awsapps.com/start): the device sign-in
+    /// needs it (access-token mode).
+    #[arg(long, help_heading = "Sign-in", value_name = "URL")]
+    pub start_url: Option<String>,
+
+    /// Reuse the AWS CLI's sso-session NAME (its registration scopes must include
+    /// redshift:connect): `aws sso login --sso-session NAME` serves every driver.
+    #[arg(long, help_heading = "Sign-in", value_name = "NAME")]
+    pub sso_session: Option<String>,
 
     /// Profile whose credentials call CreateTokenWithIAM and AssumeRole [default: --profile].
     #[arg(long, help_heading = "Sign-in", value_name = "NAME")]
@@ -335,6 +346,8 @@ pub enum SigninKind {
     Jwt,
     /// An authorization-code sign-in with PKCE in the person's browser.
     Browser,
+    /// The device code: a URL and a code to approve on any device (access-token mode).
+    Device,
 }
 
 impl SigninKind {
@@ -342,6 +355,7 @@ impl SigninKind {
         match self {
             SigninKind::Jwt => "jwt",
             SigninKind::Browser => "browser",
+            SigninKind::Device => "device",
         }
     }
 }

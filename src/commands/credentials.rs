@@ -6,12 +6,19 @@ use crate::cli::{GlobalArgs, SessionArgs};
 use crate::env::Env;
 use crate::error::Error;
 use crate::output::emit;
-use crate::settings::SessionRequest;
+use crate::settings::{AccessRequest, SessionRequest};
 use crate::signin::{Session, Want};
 use crate::token::rfc3339;
 
 /// `credentials`: the credential_process document on stdout.
 pub fn run(args: &SessionArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Error> {
+    if AccessRequest::from_args(args, env)?.is_some() {
+        return Err(Error::MissingSetting {
+            what: "the profile is in access-token mode, which has no AWS role credentials to print"
+                .into(),
+            fix: "drivers take the access token itself: `redshift-idc-token --format jdbc` (token_type=ACCESS_TOKEN); `credentials` needs redshift_idc_application_arn and redshift_idc_role_arn".into(),
+        });
+    }
     let r = SessionRequest::from_args(args, env)?;
     let cache = crate::cache::open_or_warn(global.cache_dir.as_deref());
     let (s, _) = r.signin(env).session(cache.as_ref(), Want::Fresh)?;

@@ -13,7 +13,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::output::{ENV_EXPIRATION, ENV_TOKEN, ENV_TOKEN_TYPE};
 use crate::settings::TokenRequest;
-use crate::token::{AuthToken, TOKEN_TYPE, rfc3339};
+use crate::token::{AuthToken, rfc3339};
 
 /// `exec`: the token as `token` would get it, then the command with it.
 pub fn run(
@@ -37,7 +37,7 @@ fn exec_with(command: &[OsString], token: &AuthToken) -> Result<u8, Error> {
     let mut cmd = Command::new(program);
     cmd.args(args)
         .env(ENV_TOKEN, token.token.expose())
-        .env(ENV_TOKEN_TYPE, TOKEN_TYPE);
+        .env(ENV_TOKEN_TYPE, token.kind.name());
     match token.expiration {
         Some(e) => cmd.env(ENV_EXPIRATION, rfc3339(e)),
         None => cmd.env_remove(ENV_EXPIRATION),

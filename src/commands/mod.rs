@@ -2,6 +2,7 @@
 //! (`settings`), asks the policy (`serve`, `signin`) and writes the result (`output`); none
 //! decides which token to serve or talks to AWS itself.
 
+pub mod access_logout;
 pub mod cache;
 pub mod credentials;
 pub mod doctor;

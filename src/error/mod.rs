@@ -134,10 +134,14 @@ pub enum Error {
         problem: String,
     },
 
-    #[error(
-        "could not reach {endpoint}: {detail} (check the network, proxy settings and --endpoint-url)"
-    )]
-    Network { endpoint: String, detail: String },
+    /// An endpoint that could not be reached: which one (its URL where known), the cause in
+    /// words, and what to check, naming the setting that chose the endpoint.
+    #[error("could not reach {endpoint}: {detail} ({fix})")]
+    Network {
+        endpoint: String,
+        detail: String,
+        fix: String,
+    },
 
     #[error("gave up after {seconds} s (--timeout): {during}")]
     Timeout { seconds: u64, during: &'static str },

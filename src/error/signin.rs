@@ -29,6 +29,13 @@ pub enum SigninError {
     )]
     JwtMissing { var: String },
 
+    #[error("{what} within {seconds} s (--timeout): {hint}")]
+    JwtTimedOut {
+        what: String,
+        seconds: u64,
+        hint: &'static str,
+    },
+
     #[error("the JWT from {from} is not a JWT: {problem}")]
     BadJwt { from: String, problem: &'static str },
 
@@ -138,9 +145,14 @@ pub enum SigninError {
     TimedOut { seconds: u64 },
 
     #[error(
-        "another process's sign-in did not finish within {seconds} s (--signin-timeout): complete it in the browser, or run `redshift-idc-token login`"
+        "another process's sign-in did not finish within {seconds} s (--signin-timeout and its calls' --timeout): complete it in the browser, or run `redshift-idc-token login`"
     )]
     WaitTimedOut { seconds: u64 },
+
+    /// The sign-in this run waited for failed: its line and status, as that process said them
+    /// (see `signin::session::Failure`).
+    #[error("{line}")]
+    Relayed { line: String, status: ExitCode },
 
     #[error(
         "not signed in (profile {profile}) and --no-browser was given: run `redshift-idc-token login` first"
@@ -151,6 +163,33 @@ pub enum SigninError {
         "IAM Identity Center issued no identity context (sts:identity_context) for the scopes '{scopes}': the sign-in must ask for the sts:identity_context scope (redshift_idc_scopes; the default is 'openid aws sts:identity_context') and the customer managed application must allow it (its access scopes, sso-admin PutApplicationAccessScope)"
     )]
     NoIdentityContext { scopes: String },
+
+    #[error("sso-oidc refused the access-token sign-in ({code}: {description}): {fix}")]
+    AccessSetup {
+        code: String,
+        description: String,
+        fix: &'static str,
+    },
+
+    #[error(
+        "the sign-in was refused ({description}): sign in again with `redshift-idc-token login`, as the person who may use Redshift"
+    )]
+    AccessRefused { description: String },
+
+    #[error(
+        "the device code expired before the sign-in was approved: run `redshift-idc-token login` again and approve it within its time"
+    )]
+    DeviceCodeExpired,
+
+    #[error(
+        "the AWS CLI's SSO session {session} has no usable token ({detail}): run `aws sso login --sso-session {session}`"
+    )]
+    SsoSessionToken { session: String, detail: String },
+
+    #[error(
+        "another process's sign-in for this profile ended without a token a moment ago ({message}): retry, or run `redshift-idc-token login`"
+    )]
+    FailedElsewhere { message: String },
 
     #[error(
         "cannot listen on 127.0.0.1:{port} for the sign-in redirect (another sign-in may be running; or choose a free port with redshift_idc_listen_port / --listen-port, and list its redirect URI in the application's grant)"
@@ -171,11 +210,13 @@ impl SigninError {
             | JwtMissing { .. }
             | BadJwt { .. }
             | Listen { .. } => ExitCode::Usage,
+            JwtTimedOut { .. } => ExitCode::Transient,
             // The application itself does not allow this sign-in: signing in again cannot help.
             UnknownApplication { .. }
             | GrantNotAllowed { .. }
             | BadScope { .. }
-            | NoIdentityContext { .. } => ExitCode::Setup,
+            | NoIdentityContext { .. }
+            | AccessSetup { .. } => ExitCode::Setup,
             UntrustedIssuer { .. }
             | CreateTokenDenied { .. }
             | WrongRegion { .. }
@@ -189,7 +230,12 @@ impl SigninError {
             | BrowserRefused { .. }
             | TimedOut { .. }
             | WaitTimedOut { .. }
-            | NotSignedIn { .. } => ExitCode::SignIn,
+            | NotSignedIn { .. }
+            | AccessRefused { .. }
+            | DeviceCodeExpired
+            | SsoSessionToken { .. }
+            | FailedElsewhere { .. } => ExitCode::SignIn,
+            Relayed { status, .. } => *status,
         }
     }
 }

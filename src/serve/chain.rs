@@ -235,6 +235,7 @@ mod tests {
             }
             Ok(AuthToken {
                 token: Secret::new(format!("tok-{}", self.calls.get())),
+                kind: crate::token::TokenType::Subject,
                 expiration: self.ttl.map(|t| self.now + t),
             })
         }

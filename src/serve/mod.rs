@@ -5,11 +5,14 @@
 //! - the credential chain: the token fetched with aws-config's credentials, cached under the
 //!   chain's identity (`chain`);
 //! - the identity-enhanced sign-in: the same, with the signed-in session's role credentials,
-//!   cached under the chain's identity narrowed to the person (`signed_in`).
+//!   cached under the chain's identity narrowed to the person (`signed_in`);
+//! - the access-token mode: no `GetIdentityCenterAuthToken` at all, the Identity Center
+//!   access token itself (`ACCESS_TOKEN`), one for every target (`access_token`).
 //!
 //! Commands (`token`, `exec`, `doctor`, `login`, ...) ask here; none re-derives it. The
 //! policy talks to the network only through the `aws` traits, so it is tested with fakes.
 
+pub mod access_token;
 pub mod chain;
 pub mod signed_in;
 
@@ -30,13 +33,16 @@ pub enum Mode {
     CredentialChain,
     /// The built-in identity-enhanced sign-in (`redshift_idc_application_arn` + role).
     SignedIn,
+    /// An Identity Center access token (issuer or start URL, or the AWS CLI's sso-session).
+    AccessToken,
 }
 
 impl Mode {
     pub fn of(req: &TokenRequest) -> Mode {
-        match req.signin {
-            Some(_) => Mode::SignedIn,
-            None => Mode::CredentialChain,
+        match (&req.signin, &req.access) {
+            (Some(_), _) => Mode::SignedIn,
+            (None, Some(_)) => Mode::AccessToken,
+            (None, None) => Mode::CredentialChain,
         }
     }
 }
@@ -66,6 +72,8 @@ pub fn token(
             },
         ),
         Mode::SignedIn => signed_in::token(req, cache, cache_dir, env, start),
+        // The access-token session lives in the cache even under --no-cache.
+        Mode::AccessToken => access_token::token(req, cache_dir, env),
     }
 }
 

@@ -80,9 +80,10 @@ pub fn cached_session(req: &TokenRequest, cache: Option<&Cache>, env: &Env) -> O
     signin(req, config, env).cached_session(cache)
 }
 
-/// The cached session whose role credentials a token run would use now, if it is fresh.
+/// The cached session whose role credentials a token run would use now as they are: fresh,
+/// or still valid while a failed renewal waits out its minimum interval.
 pub fn fresh_session(req: &TokenRequest, cache: Option<&Cache>, env: &Env) -> Option<Session> {
-    cached_session(req, cache, env).filter(|s| s.is_fresh(SystemTime::now()))
+    cached_session(req, cache, env).filter(|s| s.servable(SystemTime::now()))
 }
 
 /// What `doctor` says about sign-in: who is signed in and until when, read from the cache

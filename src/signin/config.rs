@@ -141,7 +141,7 @@ impl SigninConfig {
                         "sign-in kind",
                         &v,
                         Some(&from),
-                        "expected jwt or browser",
+                        "expected jwt or browser (device is for the access-token mode: an issuer or start URL without application and role)",
                     ));
                 }
             }),
@@ -183,16 +183,7 @@ impl SigninConfig {
             env::SIGNIN_IDC_REGION,
             "redshift_idc_region",
         );
-        if let Some((r, from)) = &idc_region
-            && !crate::target::is_region(r)
-        {
-            return Err(Error::invalid(
-                "Identity Center region",
-                r,
-                Some(from),
-                "expected a region name such as us-east-1",
-            ));
-        }
+        check_idc_region(idc_region.as_ref())?;
         let url_setting = |v: Option<(String, String)>| -> Result<Option<String>, Error> {
             match v {
                 Some((u, from)) if !(u.starts_with("https://") || u.starts_with("http://")) => Err(
@@ -308,6 +299,19 @@ fn secret_store(v: Option<(String, String)>) -> Result<crate::secret_store::Choi
         None => Ok(Choice::default()),
         Some((s, from)) => Choice::parse(&s)
             .ok_or_else(|| Error::invalid(SECRET_STORE_KEY, &s, Some(&from), Choice::RULE)),
+    }
+}
+
+/// The Identity Center region setting (either mode's), checked like `--region`.
+pub fn check_idc_region(setting: Option<&(String, String)>) -> Result<(), Error> {
+    match setting {
+        Some((r, from)) if !crate::target::is_region(r) => Err(Error::invalid(
+            "Identity Center region",
+            r,
+            Some(from),
+            "expected a region name such as us-east-1",
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -448,7 +452,7 @@ mod tests {
         let err = resolve(&SigninArgs::default(), "default", &env).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "invalid sign-in kind 'saml' (from REDSHIFT_IDC_TOKEN_SIGNIN): expected jwt or browser"
+            "invalid sign-in kind 'saml' (from REDSHIFT_IDC_TOKEN_SIGNIN): expected jwt or browser (device is for the access-token mode: an issuer or start URL without application and role)"
         );
     }
 }

@@ -82,10 +82,16 @@ impl JwtSource {
             }
             JwtSource::Env(v) => env.get(v)?.to_owned(),
         };
-        let c = claims(jwt.trim())?;
-        let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        Some(format!("{}\0{}", s("iss"), s("sub")))
+        person_of(&jwt)
     }
+}
+
+/// Who a JWT names: its `iss` and `sub` claims, read without verifying (see the module
+/// comment for why that is safe); `None` when it has no readable payload.
+pub fn person_of(jwt: &str) -> Option<String> {
+    let c = claims(jwt.trim())?;
+    let s = |k: &str| c.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    Some(format!("{}\0{}", s("iss"), s("sub")))
 }
 
 /// The seconds from now to `deadline`, rounded: the `--timeout` the caller gave, for messages.
@@ -109,11 +115,22 @@ fn read_file(path: &Path, deadline: Instant) -> Result<Secret, Error> {
     let problem = match small_file::read_open(file, deadline, &RULES) {
         Contents::Bytes(b) => return Ok(Secret::new(String::from_utf8_lossy(&b).into_owned())),
         Contents::Missing => "it does not exist".to_owned(),
-        Contents::Unusable(why) if why == TOO_LONG => format!("it is {why}"),
-        Contents::Unusable(why) => format!("it {why}"),
-        Contents::TimedOut => format!(
-            "no writer finished writing it within {seconds} s (--timeout): it is a pipe or device, and it must be written and closed in time"
-        ),
+        Contents::Unusable("not a regular file") => {
+            "it is not a regular file, a pipe or a device".to_owned()
+        }
+        Contents::Unusable(why) if why.starts_with("cannot") => format!("it {why}"),
+        Contents::Unusable(why) => format!("it is {why}"),
+        Contents::TimedOut => {
+            return Err(SigninError::JwtTimedOut {
+                what: format!(
+                    "the JWT file {} (a pipe or device) was not written and closed",
+                    path.display()
+                ),
+                seconds,
+                hint: "check what writes it, or raise --timeout (redshift_idc_jwt_file / --jwt-file)",
+            }
+            .into());
+        }
     };
     Err(fail(std::io::Error::other(problem)).into())
 }
@@ -130,6 +147,11 @@ fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
         command: shown.clone(),
         detail,
     };
+    let too_slow = || SigninError::JwtTimedOut {
+        what: format!("the JWT command `{shown}` did not finish"),
+        seconds,
+        hint: "make it answer sooner, or raise --timeout (redshift_idc_jwt_command / --jwt-command)",
+    };
     let mut child = Command::new("sh")
         .arg("-c")
         .arg(command)
@@ -143,12 +165,12 @@ fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
     ));
     // Keeps our end open while the holders are found: the pipe is how they are recognized.
     let ours = stdout.try_clone().ok();
+    // Ends the command, its children and the holders of its output; how many holders.
     let end = |child: &mut std::process::Child| {
         crate::children::kill_tree(child.id());
-        if let Some(ours) = &ours {
-            crate::children::kill_pipe_holders(ours);
-        }
+        let holders = ours.as_ref().map_or(0, crate::children::kill_pipe_holders);
         let _ = child.wait();
+        holders
     };
     let out = match small_file::drain(stdout, deadline, &RULES) {
         Contents::Bytes(b) => Secret::new(String::from_utf8_lossy(&b).into_owned()),
@@ -163,14 +185,14 @@ fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
         }
         Contents::TimedOut | Contents::Missing => {
             let exited = matches!(child.try_wait(), Ok(Some(_)));
-            end(&mut child);
-            return Err(fail(if exited {
-                format!(
-                    "it exited, but a process it started in the background kept its output open past {seconds} s (--timeout); that process was ended (send a background process's output elsewhere, e.g. `>/dev/null`)"
-                )
-            } else {
-                format!("it did not finish within {seconds} s (--timeout)")
-            })
+            let holders = end(&mut child);
+            if !exited {
+                return Err(too_slow().into());
+            }
+            let ended = if holders > 0 { "; it was ended" } else { "" };
+            return Err(fail(format!(
+                "it exited, but a process it started in the background kept its output open past {seconds} s (--timeout){ended} (send a background process's output elsewhere, e.g. `>/dev/null`)"
+            ))
             .into());
         }
     };
@@ -179,9 +201,7 @@ fn run_command(command: &str, deadline: Instant) -> Result<Secret, Error> {
             Ok(Some(status)) => break status,
             Ok(None) if Instant::now() >= deadline => {
                 end(&mut child);
-                return Err(
-                    fail(format!("it did not finish within {seconds} s (--timeout)")).into(),
-                );
+                return Err(too_slow().into());
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
             Err(e) => return Err(fail(e.to_string()).into()),

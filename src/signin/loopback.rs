@@ -10,12 +10,15 @@
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use tracing::debug;
 
 use super::SigninError;
-use super::browser::{OpenUrl, present};
+use super::browser::{OpenUrl, Presenter};
 use super::service::{Authorize, AuthorizeRequest, Authorized};
 use crate::error::Error;
 use crate::token::Secret;
@@ -24,8 +27,11 @@ use crate::token::Secret;
 pub const CALLBACK_PATH: &str = "/oauth/callback";
 /// A request line and headers are far smaller; a peer sending more is not a browser redirect.
 const MAX_REQUEST: usize = 16 * 1024;
-/// How long one connection may take to send its request.
+/// How long one connection may take to send its request, however it drips it.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections read at once, each on its own thread, so that a slow or silent client cannot
+/// keep the browser's redirect waiting; more wait in the listen backlog.
+const MAX_CONNECTIONS: usize = 32;
 
 const DONE_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Signed in</title></head><body><h1>Signed in</h1><p>redshift-idc-token has your sign-in. You can close this window.</p></body></html>";
 const FAILED_PAGE: &str = "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sign-in failed</title></head><body><h1>Sign-in failed</h1><p>The sign-in was not completed; see the message in your terminal. You can close this window.</p></body></html>";
@@ -57,8 +63,14 @@ impl Authorize for Loopback<'_> {
             .port();
         let redirect_uri = format!("http://127.0.0.1:{port}{CALLBACK_PATH}");
         let url = authorize_url(request, &redirect_uri);
-        present(self.opener, &url, self.timeout_seconds);
-        let code = wait_for_redirect(&listener, request.state, deadline, self.timeout_seconds)?;
+        let mut presenter = Presenter::start(self.opener, &url, self.timeout_seconds);
+        let code = wait_for_redirect(
+            &listener,
+            request.state,
+            deadline,
+            self.timeout_seconds,
+            &mut presenter,
+        )?;
         Ok(Authorized { code, redirect_uri })
     }
 }
@@ -84,52 +96,75 @@ enum Outcome {
     Ignored,
 }
 
+/// Accepts connections until one brings the redirect with our `state`, or `deadline`.
+/// Each connection is read on its own thread within [`READ_TIMEOUT`], so the wait ends at
+/// `deadline` whatever the clients do; meanwhile `presenter` watches the browser opener.
 fn wait_for_redirect(
     listener: &TcpListener,
     state: &str,
     deadline: Instant,
     timeout_seconds: u64,
+    presenter: &mut Presenter,
 ) -> Result<Secret, Error> {
     listener
         .set_nonblocking(true)
         .map_err(|e| Error::Internal(format!("cannot configure the listener: {e}")))?;
+    let state: Arc<str> = Arc::from(state);
+    let reading = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel::<Outcome>();
     loop {
-        match listener.accept() {
-            Ok((stream, peer)) => {
-                debug!(%peer, "connection on the sign-in listener");
-                match handle(stream, state, deadline) {
-                    Outcome::Code(code) => return Ok(code),
-                    Outcome::Refused { error, description } => {
-                        return Err(SigninError::BrowserRefused { error, description }.into());
-                    }
-                    Outcome::Ignored => {}
+        presenter.poll();
+        while reading.load(Ordering::SeqCst) < MAX_CONNECTIONS {
+            match listener.accept() {
+                Ok((stream, peer)) => {
+                    debug!(%peer, "connection on the sign-in listener");
+                    reading.fetch_add(1, Ordering::SeqCst);
+                    let (state, reading, tx) = (state.clone(), reading.clone(), tx.clone());
+                    std::thread::spawn(move || {
+                        let outcome = handle(stream, &state, deadline);
+                        reading.fetch_sub(1, Ordering::SeqCst);
+                        let _ = tx.send(outcome);
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    debug!(error = %e, "accept failed");
+                    break;
                 }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                let now = Instant::now();
-                if now >= deadline {
-                    return Err(SigninError::TimedOut {
-                        seconds: timeout_seconds,
-                    }
-                    .into());
-                }
-                std::thread::sleep((deadline - now).min(Duration::from_millis(20)));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(SigninError::TimedOut {
+                seconds: timeout_seconds,
             }
-            Err(e) => debug!(error = %e, "accept failed"),
+            .into());
+        }
+        match rx.recv_timeout((deadline - now).min(Duration::from_millis(20))) {
+            Ok(Outcome::Code(code)) => return Ok(code),
+            Ok(Outcome::Refused { error, description }) => {
+                return Err(SigninError::BrowserRefused { error, description }.into());
+            }
+            Ok(Outcome::Ignored) | Err(_) => {}
         }
     }
 }
 
+/// Reads one request (by `deadline`, and within [`READ_TIMEOUT`] of its start however
+/// slowly it comes) and answers it.
 fn handle(mut stream: TcpStream, state: &str, deadline: Instant) -> Outcome {
     let _ = stream.set_nonblocking(false);
-    let limit = deadline
-        .saturating_duration_since(Instant::now())
-        .clamp(Duration::from_millis(10), READ_TIMEOUT);
-    let _ = stream.set_read_timeout(Some(limit));
     let _ = stream.set_write_timeout(Some(READ_TIMEOUT));
+    let until = deadline.min(Instant::now() + READ_TIMEOUT);
     let mut buf = Vec::with_capacity(2048);
     let mut chunk = [0u8; 2048];
     while !buf.windows(4).any(|w| w == b"\r\n\r\n") && buf.len() < MAX_REQUEST {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            debug!("a connection did not send its request in time");
+            return Outcome::Ignored;
+        }
+        let _ = stream.set_read_timeout(Some(left.max(Duration::from_millis(1))));
         match stream.read(&mut chunk) {
             Ok(0) | Err(_) => break,
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
@@ -198,13 +233,14 @@ fn respond(stream: &mut TcpStream, status: &str, page: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::signin::browser::Opening;
     use std::sync::Mutex;
 
     /// An opener that must not be reached.
     struct Unreachable;
 
     impl OpenUrl for Unreachable {
-        fn open(&self, _: &str) -> bool {
+        fn open(&self, _: &str) -> Opening {
             panic!("the browser must not be opened");
         }
     }
@@ -226,7 +262,7 @@ mod tests {
     }
 
     impl OpenUrl for Spawned {
-        fn open(&self, url: &str) -> bool {
+        fn open(&self, url: &str) -> Opening {
             let query = url.split_once('?').unwrap().1.to_owned();
             let requests = self.requests;
             let replies = self.replies.clone();
@@ -249,7 +285,7 @@ mod tests {
                     replies.lock().unwrap().push(out);
                 }
             });
-            true
+            Opening::Opened
         }
     }
 

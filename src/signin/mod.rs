@@ -39,13 +39,15 @@
 //! (the browser side), `jwt` (JWT sources and claims), `session` (the cached session),
 //! `commands` (`login`, `logout`, `credentials`), `error`.
 
-mod browser;
-mod config;
+// The browser side (`browser`, `loopback`, `pkce`, `service`) serves the access-token mode
+// too, which is why it is public.
+pub mod browser;
+pub mod config;
 mod flow;
 mod jwt;
-mod loopback;
-mod pkce;
-mod service;
+pub mod loopback;
+pub mod pkce;
+pub mod service;
 pub mod session;
 
 use std::time::{Duration, SystemTime};
@@ -165,7 +167,13 @@ impl Signin<'_> {
 /// (`AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL`), else Identity Center's regional OIDC
 /// endpoint, the page the drivers open too.
 fn authorize_endpoint(cfg: &SigninConfig, region: &str, env: &Env) -> String {
-    let configured = cfg.authorize_url.clone().or_else(|| {
+    oidc_authorize_endpoint(cfg.authorize_url.clone(), region, env)
+}
+
+/// The `/authorize` page of `region`'s sso-oidc: `configured`, else the endpoint override
+/// (`AWS_ENDPOINT_URL_SSO_OIDC`, `AWS_ENDPOINT_URL`), else `https://oidc.REGION.amazonaws.com`.
+pub fn oidc_authorize_endpoint(configured: Option<String>, region: &str, env: &Env) -> String {
+    let configured = configured.or_else(|| {
         if env.is_true(env::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS) {
             return None;
         }

@@ -1,10 +1,18 @@
 //! A signed-in session as the cache keeps it: the identity-enhanced role credentials, the
-//! refresh token (a secret of the same rank as the token) and who signed in, with its key.
+//! refresh token (a secret of the same rank as the token) and who signed in, with its whole
+//! key, so an entry copied or renamed onto another key is refused on read.
 //!
 //! Stored in the cache's `signin-v<SCHEMA>/` store (the same locking, atomic private writes
 //! and versioning as token entries) and served until [`REFRESH_BUFFER`] before the role
 //! credentials expire, so a token fetched with them never starts with credentials about to
-//! lapse.
+//! lapse. As in aws-config's SSO token provider (`sso/token.rs`: a refresh buffer and a
+//! minimum time between refreshes), a renewal that failed while the credentials still work
+//! is not tried again for [`MIN_TIME_BETWEEN_RENEWALS`]; the still-valid credentials are
+//! served meanwhile.
+//!
+//! Next to the sessions, `failed/` keeps for a short while ([`FAILURE_LIFETIME`]) the outcome
+//! of a sign-in that failed, written under the session's lock, so the runs that waited for it
+//! end with the same status and message instead of each asking the person again.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -15,21 +23,35 @@ use zeroize::Zeroizing;
 use super::config::SigninConfig;
 pub use crate::aws::credentials::RoleCredentials;
 use crate::cache::{Fingerprint, LockGuard, Miss, Store, check_schema};
-use crate::error::Error;
+use crate::error::{Error, ExitCode};
 use crate::secret_store::{self, Choice, Fallback, Kept, SecretId};
 use crate::token::{Secret, parse_rfc3339, rfc3339};
 use tracing::{info, warn};
 
-/// Bump when the meaning of a session key or the entry format changes.
-pub const SCHEMA: u32 = 1;
+/// The schema, set once here: [`SCHEMA`] and [`STORE`] are both made from it.
+macro_rules! session_schema {
+    () => {
+        2
+    };
+}
+/// Bump (in `session_schema!`) when the meaning of a session key or the entry format changes.
+pub const SCHEMA: u32 = session_schema!();
 /// The store's directory name under the cache root.
-pub const STORE: &str = "signin-v1";
+pub const STORE: &str = concat!("signin-v", session_schema!());
+/// The failure records' directory under [`STORE`].
+const FAILURES: &str = "failed";
 /// Role credentials are renewed this long before they expire.
 pub const REFRESH_BUFFER: Duration = Duration::from_secs(300);
+/// After a renewal failed, the next is not tried before this much time has passed (the
+/// still-valid credentials are served meanwhile): aws-config's `MIN_TIME_BETWEEN_REFRESH`.
+pub const MIN_TIME_BETWEEN_RENEWALS: Duration = Duration::from_secs(30);
+/// How long the outcome of a failed sign-in is kept for the runs that waited for it.
+pub const FAILURE_LIFETIME: Duration = Duration::from_secs(30);
 /// Clock skew tolerated before an entry "signed in in the future" is distrusted.
 const FUTURE_SLACK: Duration = Duration::from_secs(300);
 
-/// What decides which session is the right one; kept in the entry and checked on read.
+/// What decides which session is the right one, all of it; kept in the entry and checked on
+/// read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionMeta {
     pub profile: String,
@@ -37,6 +59,11 @@ pub struct SessionMeta {
     pub role_arn: String,
     pub idc_region: String,
     pub signin: String,
+    /// A one-way digest of the rest of the key: the bootstrap profile, the fingerprint of its
+    /// credential chain and the person a JWT file or variable names. The file name is a hash
+    /// over it too, but a file can be copied or renamed; checking it on read means an entry
+    /// that lands under another identity's name is never served to that identity.
+    pub identity: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +71,9 @@ pub struct SessionKey {
     /// 32 hex digits: the entry's file name.
     pub id: String,
     pub meta: SessionMeta,
+    /// Whether the key names the person (a JWT file or variable read for free); when not
+    /// (a JWT command), the person is checked whenever the command is run.
+    pub names_person: bool,
 }
 
 impl SessionKey {
@@ -55,35 +85,57 @@ impl SessionKey {
         fingerprint: &Fingerprint,
         person: Option<&str>,
     ) -> SessionKey {
+        let identity = digest(
+            "identity",
+            &[
+                cfg.bootstrap_profile(),
+                &fingerprint.digest(),
+                person.unwrap_or("-"),
+            ],
+        );
         let meta = SessionMeta {
             profile: cfg.profile.clone(),
             application_arn: cfg.application_arn.clone(),
             role_arn: cfg.role_arn.clone(),
             idc_region: idc_region.to_owned(),
             signin: cfg.kind.name().to_owned(),
+            identity,
         };
-        let mut h = Sha256::new();
-        h.update(format!(
-            "redshift-idc-token sign-in session, schema {SCHEMA}\0"
-        ));
-        for part in [
-            meta.profile.as_str(),
-            meta.application_arn.as_str(),
-            meta.role_arn.as_str(),
-            meta.idc_region.as_str(),
-            meta.signin.as_str(),
-            cfg.bootstrap_profile(),
-            &fingerprint.digest(),
-            person.unwrap_or("-"),
-        ] {
-            h.update((part.len() as u64).to_le_bytes());
-            h.update(part.as_bytes());
-        }
+        let id = digest(
+            "session",
+            &[
+                &meta.profile,
+                &meta.application_arn,
+                &meta.role_arn,
+                &meta.idc_region,
+                &meta.signin,
+                &meta.identity,
+            ],
+        );
         SessionKey {
-            id: hex::encode(&h.finalize()[..16]),
+            id,
             meta,
+            names_person: person.is_some(),
         }
     }
+}
+
+/// 32 hex digits of a SHA-256 over length-prefixed `parts`, for `what`.
+fn digest(what: &str, parts: &[&str]) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "redshift-idc-token sign-in {what}, schema {SCHEMA}\0"
+    ));
+    for part in parts {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    hex::encode(&h.finalize()[..16])
+}
+
+/// A one-way digest of the person a JWT names (`iss` and `sub`), as a session records it.
+pub fn person_digest(person: &str) -> String {
+    digest("person", &[person])
 }
 
 /// A signed-in session.
@@ -96,10 +148,16 @@ pub struct Session {
     /// The refresh token, or where it is kept (the OS keyring): see [`keep_refresh_token`].
     pub refresh_token: Option<Kept>,
     pub credentials: RoleCredentials,
+    /// For the `jwt` kind, [`person_digest`] of the person the JWT named at sign-in: a
+    /// session made from a JWT command is bound to what the command printed.
+    pub jwt_person: Option<String>,
+    /// When the last renewal failed while the credentials still worked (see
+    /// [`MIN_TIME_BETWEEN_RENEWALS`]).
+    pub renewal_failed: Option<SystemTime>,
 }
 
 impl Session {
-    /// Whether the role credentials can still be handed out at `now`.
+    /// Whether the role credentials can still be handed out at `now` without a renewal.
     pub fn is_fresh(&self, now: SystemTime) -> bool {
         self.credentials.expiration > now + REFRESH_BUFFER
     }
@@ -107,6 +165,21 @@ impl Session {
     /// Whether the role credentials still work at all (a failed refresh may fall back on them).
     pub fn is_valid(&self, now: SystemTime) -> bool {
         self.credentials.expiration > now + Duration::from_secs(60)
+    }
+
+    /// Whether a renewal should be tried at `now`: inside the refresh buffer, and not within
+    /// [`MIN_TIME_BETWEEN_RENEWALS`] of a failed one (a clock that went back makes it due).
+    pub fn renewal_due(&self, now: SystemTime) -> bool {
+        !self.is_fresh(now)
+            && self
+                .renewal_failed
+                .is_none_or(|t| now < t || now >= t + MIN_TIME_BETWEEN_RENEWALS)
+    }
+
+    /// Whether a run may use this session at `now` as it is: fresh, or still valid while a
+    /// failed renewal waits out its minimum interval.
+    pub fn servable(&self, now: SystemTime) -> bool {
+        self.is_fresh(now) || (self.is_valid(now) && !self.renewal_due(now))
     }
 
     /// Who this session is, for the Redshift token's cache key: a different person, role or
@@ -132,6 +205,8 @@ impl Session {
             secret_access_key: Zeroizing::new(c.secret_access_key.expose().to_owned()),
             session_token: Zeroizing::new(c.session_token.expose().to_owned()),
             expiration: rfc3339(c.expiration),
+            jwt_person: self.jwt_person.clone(),
+            renewal_failed: self.renewal_failed.map(unix_millis),
         };
         let mut out = Zeroizing::new(Vec::with_capacity(4096));
         // Serialising plain strings into a Vec cannot fail.
@@ -156,6 +231,18 @@ struct Stored {
     secret_access_key: Zeroizing<String>,
     session_token: Zeroizing<String>,
     expiration: String,
+    jwt_person: Option<String>,
+    /// Milliseconds since the epoch.
+    renewal_failed: Option<u64>,
+}
+
+fn unix_millis(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+fn from_unix_millis(ms: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_millis(ms)
 }
 
 /// Decodes a session entry for `expected` (any key when `None`, for listing).
@@ -195,6 +282,8 @@ pub fn decode(
             session_token: Secret::new(s.session_token.to_string()),
             expiration,
         },
+        jwt_person: s.jwt_person,
+        renewal_failed: s.renewal_failed.map(from_unix_millis),
     })
 }
 
@@ -340,6 +429,103 @@ pub fn store_session(
             Ok(()) => info!(key = %key.id, "cached the sign-in session"),
             Err(e) => warn!(error = %e, "could not cache the sign-in session"),
         }
+        // A sign-in that worked ends the tale of the one that failed.
+        if let Some(failures) = failures(store) {
+            remove_failure(&failures, &key.id);
+        }
+    }
+}
+
+/// The outcome of a failed sign-in, for the runs that waited for it: the line the failing
+/// run printed (never a secret: error lines carry none) and its exit status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub at: SystemTime,
+    pub line: String,
+    pub status: ExitCode,
+}
+
+impl Failure {
+    /// Whether it was recorded at or after `since` (to the millisecond, as it is stored): a
+    /// run that began waiting before the failure learns it; one that came later asks again.
+    pub fn recorded_since(&self, since: SystemTime) -> bool {
+        unix_millis(self.at) >= unix_millis(since)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredFailure {
+    schema: u32,
+    kind: String,
+    #[serde(flatten)]
+    meta: SessionMeta,
+    /// Milliseconds since the epoch: a waiter compares it with when it began waiting.
+    at: u64,
+    line: String,
+    status: u8,
+}
+
+/// The failure records next to `sessions` (`<STORE>/failed/`).
+pub fn failures(sessions: &Store) -> Option<Store> {
+    Store::open(sessions.dir(), FAILURES)
+        .inspect_err(|e| warn!(error = %e, "cannot keep sign-in failures"))
+        .ok()
+}
+
+/// Records `failure` for `key`. `_session_lock` proves the caller holds the session's lock,
+/// under which waiters read it.
+pub fn record_failure(
+    sessions: &Store,
+    _session_lock: &LockGuard,
+    key: &SessionKey,
+    failure: &Failure,
+) {
+    let Some(store) = failures(sessions) else {
+        return;
+    };
+    let stored = StoredFailure {
+        schema: SCHEMA,
+        kind: "failure".into(),
+        meta: key.meta.clone(),
+        at: unix_millis(failure.at),
+        line: failure.line.clone(),
+        status: failure.status as u8,
+    };
+    let bytes = serde_json::to_vec(&stored).unwrap_or_default();
+    // Taken only under the session's lock, so never waited for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    match store.lock(&key.id, crate::cache::Mode::Exclusive, deadline) {
+        Ok(Some(guard)) => {
+            if let Err(e) = store.write(&guard, &key.id, &bytes) {
+                warn!(error = %e, "could not record the failed sign-in");
+            }
+        }
+        _ => warn!("could not record the failed sign-in"),
+    }
+}
+
+/// The failure recorded for `key`, if it is younger than [`FAILURE_LIFETIME`] at `now`.
+pub fn failure(sessions: &Store, key: &SessionKey, now: SystemTime) -> Option<Failure> {
+    let store = failures(sessions)?;
+    let bytes = store.read(&key.id).ok()?;
+    check_schema(&bytes, SCHEMA).ok()?;
+    let f: StoredFailure = serde_json::from_slice(&bytes).ok()?;
+    let at = from_unix_millis(f.at);
+    let young = at <= now + FUTURE_SLACK && now < at + FAILURE_LIFETIME;
+    let status = ExitCode::ALL.into_iter().find(|c| *c as u8 == f.status)?;
+    (f.kind == "failure" && f.meta == key.meta && young).then_some(Failure {
+        at,
+        line: f.line,
+        status,
+    })
+}
+
+/// Removes `id`'s failure record and its lock file, if any.
+pub fn remove_failure(failures: &Store, id: &str) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(1);
+    if let Ok(Some(guard)) = failures.lock(id, crate::cache::Mode::Exclusive, deadline) {
+        let _ = failures.remove(&guard, id);
+        failures.remove_lock_file(guard);
     }
 }
 
@@ -352,6 +538,7 @@ pub(crate) fn test_session(user: &str, now: SystemTime, ttl: u64) -> Session {
             role_arn: "arn:aws:iam::123456789012:role/R".into(),
             idc_region: "us-east-1".into(),
             signin: "jwt".into(),
+            identity: "0".repeat(32),
         },
         user: user.into(),
         signed_in: now,
@@ -362,6 +549,8 @@ pub(crate) fn test_session(user: &str, now: SystemTime, ttl: u64) -> Session {
             session_token: Secret::new("SENTINEL-SESSION".into()),
             expiration: now + Duration::from_secs(ttl),
         },
+        jwt_person: Some(person_digest("https://idp\0ann")),
+        renewal_failed: None,
     }
 }
 
@@ -386,12 +575,13 @@ mod tests {
         other.role_arn.push('2');
         assert_eq!(decode(&s.encode(), Some(&other), now), Err(Miss::OtherKey));
         let text = String::from_utf8(s.encode().to_vec()).unwrap();
-        let foreign = text.replace("\"schema\":1", "\"schema\":7");
+        let foreign = text.replace(&format!("\"schema\":{SCHEMA}"), "\"schema\":7");
         assert_eq!(
             decode(foreign.as_bytes(), None, now),
             Err(Miss::ForeignSchema(7))
         );
-        assert_eq!(decode(b"{\"schema\":1}", None, now), Err(Miss::Corrupt));
+        let bare = format!("{{\"schema\":{SCHEMA}}}");
+        assert_eq!(decode(bare.as_bytes(), None, now), Err(Miss::Corrupt));
         let early = now - Duration::from_secs(3600);
         assert_eq!(decode(&s.encode(), None, early), Err(Miss::FutureDated));
     }
@@ -416,6 +606,69 @@ mod tests {
         // Inline, the entry is as before the keyring: no reference field at all.
         let inline = String::from_utf8(test_session("ann", now, 60).encode().to_vec()).unwrap();
         assert!(!inline.contains("refresh_token_ref"), "{inline}");
+    }
+
+    #[test]
+    fn the_store_name_is_made_from_the_schema() {
+        assert_eq!(STORE, format!("signin-v{SCHEMA}"));
+    }
+
+    #[test]
+    fn an_entry_under_another_identitys_key_is_refused() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let s = test_session("ann", now, 3600);
+        // Everything the same but the rest of the key (bootstrap, fingerprint, person).
+        let mut other = s.meta.clone();
+        other.identity = "1".repeat(32);
+        assert_eq!(decode(&s.encode(), Some(&other), now), Err(Miss::OtherKey));
+    }
+
+    #[test]
+    fn renewal_waits_the_minimum_interval_after_a_failure() {
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let mut s = test_session("ann", now, 3600);
+        let window = now + Duration::from_secs(3400);
+        assert!(s.renewal_due(window) && !s.servable(window));
+        s.renewal_failed = Some(window);
+        let back = decode(&s.encode(), None, window).unwrap();
+        assert_eq!(back.renewal_failed, Some(window), "kept to the millisecond");
+        let soon = window + MIN_TIME_BETWEEN_RENEWALS - Duration::from_millis(1);
+        assert!(!s.renewal_due(soon) && s.servable(soon));
+        let then = window + MIN_TIME_BETWEEN_RENEWALS;
+        assert!(s.renewal_due(then) && !s.servable(then));
+        // Never past validity, and a clock that went back makes it due.
+        assert!(!s.servable(now + Duration::from_secs(3550)));
+        assert!(s.renewal_due(window - Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_failure_is_read_back_for_its_key_and_lifetime_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), STORE).unwrap();
+        let now = SystemTime::UNIX_EPOCH + NOW;
+        let key = SessionKey {
+            id: "k".into(),
+            meta: test_session("ann", now, 3600).meta,
+            names_person: true,
+        };
+        let far = std::time::Instant::now() + Duration::from_secs(5);
+        let guard = store
+            .lock(&key.id, crate::cache::Mode::Exclusive, far)
+            .unwrap()
+            .unwrap();
+        let f = Failure {
+            at: now + Duration::from_millis(250),
+            line: "the sign-in was refused".into(),
+            status: ExitCode::SignIn,
+        };
+        record_failure(&store, &guard, &key, &f);
+        assert_eq!(failure(&store, &key, now), Some(f.clone()));
+        assert_eq!(failure(&store, &key, f.at + FAILURE_LIFETIME), None);
+        let mut other = key.clone();
+        other.meta.identity = "1".repeat(32);
+        assert_eq!(failure(&store, &other, now), None);
+        remove_failure(&failures(&store).unwrap(), &key.id);
+        assert_eq!(failure(&store, &key, now), None);
     }
 
     proptest::proptest! {

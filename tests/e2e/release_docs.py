@@ -53,6 +53,7 @@ class Checker:
         self.work = work
         self.problems: list[str] = []
         self.ran: list[str] = []
+        self.checked: dict[str, list[str]] = {}
         names = sorted(p.name for p in bundle.iterdir())
         self.files = names
         (self.tarball,) = [n for n in names if n.endswith(".tar.gz")]
@@ -132,10 +133,10 @@ class Checker:
                 continue
             if re.search(r"\.whl|\.tar\.gz|SHA256SUMS|redshift-idc-token-\*?/", command):
                 found.append(command)
-        for code in self.code(text):  # a script of the tarball run as a command
-            first = code.split()[0] if code.split() else ""
-            if SHIPPED_PATH.fullmatch(first) and not code.startswith("#"):
-                found.append(first)
+        for code in self.code(text):  # a script of the tarball run with arguments
+            words = code.split()
+            if len(words) > 1 and SHIPPED_PATH.fullmatch(words[0]) and not words[0].endswith("/"):
+                found.append(words[0])
         return found
 
     # -- running the commands --------------------------------------------------------------------
@@ -149,6 +150,14 @@ class Checker:
 
     def check_command(self, doc: str, command: str) -> None:
         where = f"{doc}: `{command}`"
+        if command in self.checked:  # the same command in another document: one run is enough
+            self.problems.extend(f"{where}: {p}" for p in self.checked[command])
+            return
+        before = len(self.problems)
+        self.run_command(where, command)
+        self.checked[command] = [p.split(": ", 2)[-1] for p in self.problems[before:]]
+
+    def run_command(self, where: str, command: str) -> None:
         if SHIPPED_PATH.fullmatch(command):
             path = self.top / command
             if not path.is_file() or not os.access(path, os.X_OK):

@@ -1022,3 +1022,102 @@ fn cache_clear_removes_matching_entries_only() {
     assert_eq!(source(&v), "aws", "cleared means the next call fetches");
     assert_eq!(standin.request_count(), 4);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15: session rows of `cache list` are escaped and the columns stay aligned
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn session_rows_are_escaped_and_columns_fit_their_content() {
+    use crate::idc_standin::{DEFAULT_APPLICATION_ARN, DEFAULT_ROLE_ARN, IdcStandIn};
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let mut sb = Sandbox::new(&rs);
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
+    let profile: String = "redshift-analytics-".repeat(4).chars().take(60).collect();
+    std::fs::write(
+        sb.home().join("jwt"),
+        idc.jwt_for("alice", std::time::Duration::from_secs(600)),
+    )
+    .unwrap();
+    sb.write_aws_config(&format!(
+        "[profile {profile}]\nregion = us-east-1\nredshift_idc_application_arn = {DEFAULT_APPLICATION_ARN}\nredshift_idc_role_arn = {DEFAULT_ROLE_ARN}\nredshift_idc_jwt_file = ~/jwt\n"
+    ));
+    sb.json(&["--profile", &profile, "--cluster-id", "c1"]);
+
+    // A session file whose user id would colour the terminal and forge a line of its own.
+    let evil = "alice\x1b[31m\nsign-in              user mallory";
+    let mut sessions = Vec::new();
+    for dir in std::fs::read_dir(sb.cache_root()).unwrap() {
+        let dir = dir.unwrap().path();
+        if !dir.is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(&dir).unwrap() {
+            let f = f.unwrap().path();
+            let Ok(text) = std::fs::read_to_string(&f) else {
+                continue;
+            };
+            let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text) else {
+                continue;
+            };
+            if v["kind"] == "session" {
+                v["user"] = evil.into();
+                std::fs::write(&f, v.to_string()).unwrap();
+                sessions.push(f);
+            }
+        }
+    }
+    assert_eq!(sessions.len(), 1, "one session file");
+
+    let out = sb.run(&["cache", "list"]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        !text.contains('\x1b'),
+        "a raw escape on the terminal: {text:?}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "header, the token, the session: {text}");
+    let session = lines[2];
+    assert!(session.starts_with("sign-in"), "{text}");
+    assert!(
+        session.contains(r"alice\u{1b}[31m\nsign-in"),
+        "the user id escaped: {session}"
+    );
+    // Every column starts where its header does, whatever the content's length.
+    let header = lines[0];
+    for name in ["TARGETS", "REGION", "PROFILE", "EXPIRES", "REMAINING"] {
+        let at = header.find(name).unwrap();
+        for row in &lines[1..] {
+            assert!(
+                at == 0 || row.as_bytes()[at - 1] == b' ' && row.as_bytes()[at] != b' ',
+                "column {name} at {at} in {row:?}\n{text}"
+            );
+        }
+    }
+    for row in &lines[1..] {
+        assert!(row.contains(&profile), "the whole profile name: {row}");
+        let expires = header.find("EXPIRES").unwrap();
+        assert!(
+            row[expires..].starts_with("20") && row.as_bytes()[expires + 4] == b'-',
+            "the expiry under EXPIRES: {row}\n{text}"
+        );
+    }
+
+    // The JSON form is unchanged: the values as stored, escaped by JSON itself.
+    let out = sb.run(&["cache", "list", "--json"]);
+    assert_success(&out);
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let s = rows.iter().find(|r| r["kind"] == "session").unwrap();
+    assert_eq!(
+        (s["user"].as_str(), s["profile"].as_str()),
+        (Some(evil), Some(profile.as_str()))
+    );
+    let t = rows.iter().find(|r| r["kind"] != "session").unwrap();
+    assert_eq!(t["profile"], profile.as_str());
+}

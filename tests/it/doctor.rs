@@ -5,6 +5,7 @@ use std::process::Output;
 
 use crate::aws_standin::Service;
 use crate::common::*;
+use crate::idc_standin::{DEFAULT_APPLICATION_ARN, DEFAULT_ROLE_ARN, IdcConfig, IdcStandIn, Op};
 
 /// Runs `doctor` at -vv and checks that neither stream holds a secret (nor `token`).
 fn doctor(sb: &Sandbox, args: &[&str], token: Option<&str>) -> Output {
@@ -29,7 +30,7 @@ fn statuses(report: &str) -> Vec<(String, String)> {
             let mut w = l.split_whitespace();
             let status = w.next()?;
             let step = w.next()?;
-            ["ok", "warn", "fail", "skipped"]
+            ["ok", "warn", "fail", "skipped", "action"]
                 .contains(&status)
                 .then(|| (step.to_owned(), status.to_owned()))
         })
@@ -379,4 +380,119 @@ fn shared_profile_and_its_sources_are_reported() {
     let report = stdout(&out);
     assert!(line(&report, "profile").starts_with("warn"), "{report}");
     assert_eq!(out.status.code(), Some(3), "{report}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15: doctor with the built-in sign-in
+// ---------------------------------------------------------------------------------------------
+
+/// A correct sign-in setup: the profile `redshift` signs in with a JWT file of alice and the
+/// bootstrap profile `boot`, whose keys are in the credentials file; no credentials in the
+/// environment, so the profile's own chain has none.
+fn signin_setup(cfg: IdcConfig) -> (StandIn, IdcStandIn, Sandbox) {
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start_with(cfg);
+    let mut sb = Sandbox::new(&rs);
+    sb.unset_credentials();
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
+    std::fs::write(
+        sb.home().join("jwt"),
+        idc.jwt_for("alice", std::time::Duration::from_secs(600)),
+    )
+    .unwrap();
+    sb.write_aws_config(&format!(
+        "[profile redshift]\nregion = us-east-1\nredshift_idc_application_arn = {DEFAULT_APPLICATION_ARN}\nredshift_idc_role_arn = {DEFAULT_ROLE_ARN}\nredshift_idc_jwt_file = ~/jwt\nredshift_idc_bootstrap_profile = boot\n[profile boot]\nregion = us-east-1\n"
+    ));
+    std::fs::write(
+        sb.home().join(".aws/credentials"),
+        format!("[boot]\naws_access_key_id = {ACCESS_KEY}\naws_secret_access_key = {SECRET_KEY}\n"),
+    )
+    .unwrap();
+    (rs, idc, sb)
+}
+
+const PROFILE: &[&str] = &["--profile", "redshift", "--cluster-id", "c1"];
+
+#[test]
+fn before_the_first_sign_in_doctor_says_who_signs_in_and_how_with_exit_6() {
+    let (rs, idc, mut sb) = signin_setup(IdcConfig::default());
+    for (kind, how) in [("jwt", "JWT"), ("browser", "browser")] {
+        sb.set("REDSHIFT_IDC_TOKEN_SIGNIN", kind);
+        let out = doctor(&sb, PROFILE, None);
+        let report = stdout(&out);
+        assert_eq!(out.status.code(), Some(6), "{kind}: {report}");
+        let creds = line(&report, "credentials");
+        assert!(creds.starts_with("action "), "{kind}: {report}");
+        assert!(
+            creds.contains("profile redshift") && creds.contains(how),
+            "{kind}: {creds}"
+        );
+        assert!(
+            report.contains("fix: run `redshift-idc-token login --profile redshift`"),
+            "{kind}: {report}"
+        );
+        for wrong in ["aws sso login", "no AWS credentials found"] {
+            assert!(!report.contains(wrong), "{kind}: {wrong:?} in {report}");
+        }
+        assert!(
+            report.contains("result: sign-in needed at step 'credentials' (exit status 6)"),
+            "{kind}: {report}"
+        );
+        assert_eq!(
+            statuses(&report).last(),
+            Some(&("call".to_owned(), "skipped".to_owned()))
+        );
+
+        let out = doctor(&sb, &with(PROFILE, &["--json"]), None);
+        assert_eq!(out.status.code(), Some(6));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["exit_code"], 6);
+        assert_eq!(v["ok"], false);
+        let step = v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["step"] == "credentials")
+            .unwrap();
+        assert_eq!(step["status"], "action", "{v}");
+        assert_eq!(
+            step["fix"],
+            "run `redshift-idc-token login --profile redshift`"
+        );
+    }
+    assert_eq!(
+        rs.request_count(),
+        0,
+        "doctor never calls without a session"
+    );
+    assert_eq!(
+        idc.count(Op::CreateTokenWithIam),
+        0,
+        "doctor never signs in"
+    );
+}
+
+#[test]
+fn in_the_last_minutes_of_a_session_doctor_calls_with_it() {
+    // Role credentials that live 200 s are always inside the 300 s renewal window.
+    let (rs, idc, sb) = signin_setup(IdcConfig {
+        max_role_ttl: std::time::Duration::from_secs(200),
+        ..IdcConfig::default()
+    });
+    assert_success(&sb.run(&["login", "--profile", "redshift"]));
+    let out = doctor(&sb, PROFILE, None);
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    let creds = line(&report, "credentials");
+    assert!(creds.contains("the sign-in session of"), "{report}");
+    assert!(!report.contains("aws sso login"), "{report}");
+    assert!(line(&report, "call").starts_with("ok "), "{report}");
+    let last = rs.requests().last().unwrap().clone();
+    assert!(last.access_key_id.unwrap().starts_with("ASIAALICE"));
+    assert_eq!(
+        idc.count(Op::CreateTokenWithIam),
+        1,
+        "doctor renews nothing"
+    );
 }

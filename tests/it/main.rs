@@ -12,6 +12,7 @@ mod idc_standin;
 #[path = "../support/standin_selftest.rs"]
 mod standin_selftest;
 
+mod access_token;
 mod bad_config;
 mod cache;
 #[allow(dead_code)]
@@ -22,6 +23,7 @@ mod faults;
 mod fuzz_corpus;
 mod housekeeping;
 mod identity;
+mod identity_signin;
 mod keyring;
 mod messages;
 mod plugin_config;

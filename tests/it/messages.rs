@@ -7,6 +7,7 @@
 use std::process::Output;
 
 use crate::common::*;
+use crate::idc_standin::{DEFAULT_APPLICATION_ARN, DEFAULT_ROLE_ARN, IdcStandIn, Op};
 
 /// No Rust `Debug` structure in an error line.
 fn assert_readable(line: &str) {
@@ -211,4 +212,225 @@ fn unwritable_stdout_or_stderr_keep_the_documented_status() {
         );
         assert!(out.stdout.is_empty());
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 15: network failures on the way to sso-oidc and STS read like the Redshift call's
+// ---------------------------------------------------------------------------------------------
+
+/// A failed sign-in call: exit 5, one line naming `url` (the endpoint tried), the cause in
+/// words and the setting that chose the endpoint; no `Debug` text and no `--endpoint-url`,
+/// which neither service uses.
+fn assert_unreachable(out: &Output, url: &str, cause: &str, setting: &str) -> String {
+    let line = assert_failure(out, 5, &[url, cause, setting]);
+    assert_readable(&line);
+    for debug in ["{", "Some(", "kind:"] {
+        assert!(!line.contains(debug), "Debug text {debug:?} in {line:?}");
+    }
+    assert!(!line.contains("--endpoint-url"), "{line}");
+    line
+}
+
+/// A sandbox whose default profile signs in with a JWT file of the Identity Center stand-in
+/// `idc` (its URL is not set: each test points sso-oidc and STS where it wants).
+fn signin_sandbox(rs: &StandIn, idc: &IdcStandIn) -> Sandbox {
+    let mut sb = Sandbox::new(rs);
+    // The Redshift endpoint by its own variable, so `AWS_ENDPOINT_URL` cannot reach sso-oidc.
+    sb.unset("AWS_ENDPOINT_URL");
+    sb.set("AWS_ENDPOINT_URL_REDSHIFT", &rs.url());
+    std::fs::write(
+        sb.home().join("jwt"),
+        idc.jwt_for("alice", std::time::Duration::from_secs(600)),
+    )
+    .unwrap();
+    sb.write_aws_config(&format!(
+        "[default]\nregion = us-east-1\nredshift_idc_application_arn = {DEFAULT_APPLICATION_ARN}\nredshift_idc_role_arn = {DEFAULT_ROLE_ARN}\nredshift_idc_jwt_file = ~/jwt\n"
+    ));
+    sb
+}
+
+#[test]
+fn a_refused_connection_to_sso_oidc_or_sts_names_the_url_and_its_setting() {
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let mut sb = signin_sandbox(&rs, &idc);
+    let refused = refused_endpoint();
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &refused);
+    sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
+    let out = sb.run(&with(C1, &["--timeout", "10"]));
+    assert_unreachable(
+        &out,
+        &refused,
+        "connection refused",
+        "AWS_ENDPOINT_URL_SSO_OIDC",
+    );
+    assert!(stderr(&out).contains("sso-oidc"), "{}", stderr(&out));
+
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.set("AWS_ENDPOINT_URL_STS", &refused);
+    let out = sb.run(&with(C1, &["--timeout", "10"]));
+    let line = assert_unreachable(&out, &refused, "connection refused", "AWS_ENDPOINT_URL_STS");
+    assert!(line.contains("sts"), "{line}");
+    assert_eq!(idc.count_ok(Op::CreateTokenWithIam), 1, "{}", idc.counts());
+    assert_eq!(rs.request_count(), 0);
+}
+
+#[test]
+fn an_endpoint_from_the_profile_is_named_as_such() {
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let sb = signin_sandbox(&rs, &idc);
+    let refused = refused_endpoint();
+    // The profile's general `endpoint_url` (sso-oidc and STS both go there; Redshift keeps
+    // its own variable, which wins). Never a `services` section here: a key the SDK did not
+    // take would send the run to the real regional endpoint.
+    let config = std::fs::read_to_string(sb.home().join(".aws/config")).unwrap();
+    sb.write_aws_config(&format!("{config}endpoint_url = {refused}\n"));
+    let out = sb.run(&with(C1, &["--timeout", "10"]));
+    let line = assert_unreachable(&out, &refused, "connection refused", "endpoint_url");
+    assert!(line.contains("profile default"), "{line}");
+    assert!(!line.contains("AWS_ENDPOINT_URL_SSO_OIDC"), "{line}");
+}
+
+#[test]
+fn a_tls_failure_with_sso_oidc_or_sts_is_said_in_words() {
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let mut sb = signin_sandbox(&rs, &idc);
+    // https to the plain-HTTP stand-in: the handshake fails.
+    let https = idc.url().replace("http://", "https://");
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &https);
+    sb.set("AWS_ENDPOINT_URL_STS", &idc.url());
+    let out = sb.run(&with(C1, &["--timeout", "10"]));
+    assert_unreachable(&out, &https, "TLS", "AWS_ENDPOINT_URL_SSO_OIDC");
+
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.set("AWS_ENDPOINT_URL_STS", &https);
+    let out = sb.run(&with(C1, &["--timeout", "10"]));
+    assert_unreachable(&out, &https, "TLS", "AWS_ENDPOINT_URL_STS");
+    assert_eq!(rs.request_count(), 0);
+}
+
+/// Runs `script` (after `ip link set lo up`) in a loopback-only network namespace with the
+/// sandbox's environment plus `BIN`, `STANDIN` and `OUT`; returns the binary's output from
+/// `$OUT/status`, `$OUT/stdout` and `$OUT/stderr`, or `None` without namespaces.
+fn in_namespace(sb: &Sandbox, script: &str) -> Option<Output> {
+    use std::os::unix::process::ExitStatusExt;
+    let out_dir = sb.home().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let standin = std::path::Path::new(BIN)
+        .parent()
+        .unwrap()
+        .join("examples/aws-standin");
+    assert!(standin.exists(), "build it with `cargo build --examples`");
+    let run = sb
+        .command("timeout")
+        .args(["60", "unshare", "--net", "sh", "-euc"])
+        .arg(format!("ip link set lo up\n{script}"))
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin")
+        .env("BIN", BIN)
+        .env("STANDIN", standin)
+        .env("OUT", &out_dir)
+        .output()
+        .unwrap();
+    if !run.status.success() && stderr(&run).contains("unshare") {
+        skipped(format!("no network namespace: {}", stderr(&run)));
+        return None;
+    }
+    assert!(run.status.success(), "namespace script: {}", stderr(&run));
+    let read = |f: &str| std::fs::read(out_dir.join(f)).unwrap();
+    let code: i32 = String::from_utf8(read("status"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    Some(Output {
+        status: std::process::ExitStatus::from_raw(code << 8),
+        stdout: read("stdout"),
+        stderr: read("stderr"),
+    })
+}
+
+#[test]
+fn a_dns_failure_of_the_regional_sso_oidc_endpoint_names_it_and_the_region_setting() {
+    // No endpoint configured for sso-oidc: the SDK's regional one, whose name cannot resolve
+    // in a loopback-only namespace (nothing leaves the machine).
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let sb = signin_sandbox(&rs, &idc);
+    let script = r#"
+        set +e
+        "$BIN" --cluster-id c1 --timeout 10 > "$OUT/stdout" 2> "$OUT/stderr"
+        echo $? > "$OUT/status"
+    "#;
+    let Some(out) = in_namespace(&sb, script) else {
+        return;
+    };
+    let line = assert_unreachable(
+        &out,
+        "https://oidc.us-east-1.amazonaws.com",
+        "DNS",
+        "redshift_idc_region",
+    );
+    assert!(line.contains("AWS_ENDPOINT_URL_SSO_OIDC"), "{line}");
+}
+
+#[test]
+fn a_dns_failure_of_sts_names_the_url_and_its_setting() {
+    // sso-oidc is the stand-in inside the namespace; STS has a name that does not resolve.
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let mut sb = signin_sandbox(&rs, &idc);
+    sb.unset("AWS_ENDPOINT_URL_REDSHIFT");
+    sb.set("AWS_ENDPOINT_URL_STS", "http://sts.standin.test:80");
+    let script = r#"
+        "$STANDIN" --idc --max-seconds 30 --max-requests 5 > "$OUT/urls" &
+        standin=$!
+        trap 'kill $standin' EXIT
+        for _ in $(seq 100); do [ "$(wc -l < "$OUT/urls")" -ge 2 ] && break; sleep 0.1; done
+        idc=$(sed -n 2p "$OUT/urls")
+        curl -sf "$idc/standin/jwt?person=alice" > "$HOME/jwt"
+        set +e
+        AWS_ENDPOINT_URL_SSO_OIDC=$idc AWS_ENDPOINT_URL_REDSHIFT=$(sed -n 1p "$OUT/urls") \
+            "$BIN" --cluster-id c1 --timeout 10 > "$OUT/stdout" 2> "$OUT/stderr"
+        echo $? > "$OUT/status"
+    "#;
+    let Some(out) = in_namespace(&sb, script) else {
+        return;
+    };
+    assert_unreachable(
+        &out,
+        "http://sts.standin.test",
+        "DNS",
+        "AWS_ENDPOINT_URL_STS",
+    );
+}
+
+#[test]
+fn an_endpoint_from_the_profiles_services_section_is_named_as_such() {
+    // Inside the namespace: were the section not taken, the regional endpoint would fail
+    // to resolve instead of leaving the machine.
+    let rs = StandIn::start();
+    let idc = IdcStandIn::start();
+    let sb = signin_sandbox(&rs, &idc);
+    let config = std::fs::read_to_string(sb.home().join(".aws/config")).unwrap();
+    // The Rust SDK's key for sso-oidc in a services section is `sso-oidc`.
+    sb.write_aws_config(&format!(
+        "{config}services = local\n[services local]\nsso-oidc =\n  endpoint_url = http://127.0.0.1:9\n"
+    ));
+    let script = r#"
+        set +e
+        "$BIN" --cluster-id c1 --timeout 10 > "$OUT/stdout" 2> "$OUT/stderr"
+        echo $? > "$OUT/status"
+    "#;
+    let Some(out) = in_namespace(&sb, script) else {
+        return;
+    };
+    let line = assert_unreachable(
+        &out,
+        "http://127.0.0.1:9",
+        "connection refused",
+        "services section of profile default",
+    );
+    assert!(!line.contains("AWS_ENDPOINT_URL"), "{line}");
 }

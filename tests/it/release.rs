@@ -234,3 +234,34 @@ fn the_tarball_ships_the_plugin_configuration_the_documents_name() {
         assert_eq!(line.starts_with("-rwx"), executable, "{line}");
     }
 }
+
+/// `scripts/symbol-order.txt` (the hit path's functions, placed together at the start of the
+/// code by the linker) names symbols whose mangled names carry module paths and hashes: a
+/// change that moves the hit path leaves them stale, silently costing page faults. The shipped
+/// executable must still define nearly all of them; otherwise run `scripts/symbol-order`.
+#[test]
+fn the_symbol_order_still_names_the_shipped_executables_functions() {
+    let Some(bin) = std::env::var_os("RIT_RELEASE_BIN") else {
+        eprintln!("note: RIT_RELEASE_BIN not set (scripts/test sets it): symbol order unchecked");
+        return;
+    };
+    let list = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/symbol-order.txt"),
+    )
+    .unwrap();
+    let symbols = run(Command::new("nm").arg("--defined-only").arg(&bin));
+    let defined: std::collections::HashSet<&str> = symbols
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(2))
+        .collect();
+    let wanted: Vec<&str> = list.lines().filter(|l| !l.trim().is_empty()).collect();
+    let missing: Vec<&&str> = wanted.iter().filter(|s| !defined.contains(**s)).collect();
+    assert!(
+        missing.len() * 10 <= wanted.len(),
+        "{} of {} names in scripts/symbol-order.txt are not in the shipped executable \
+         (stale after a change to the hit path): run scripts/symbol-order, e.g. {:?}",
+        missing.len(),
+        wanted.len(),
+        &missing[..missing.len().min(5)]
+    );
+}

@@ -23,7 +23,9 @@ use crate::idc_standin::{
 
 const HEADLESS_BROWSER: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/headless-browser");
 const C1: &[&str] = &["--cluster-id", "c1"];
+/// Exit statuses (plugin-config/exit-codes.json): a bad setting or source; the time limit.
 const EXIT_USAGE: i32 = 2;
+const EXIT_TRANSIENT: i32 = 5;
 const EXIT_SIGNIN: i32 = 6;
 /// What a loaded machine may add to a bounded run before the test calls it a hang.
 const SLACK: Duration = Duration::from_secs(5);
@@ -213,11 +215,10 @@ fn a_jwt_file_that_is_a_fifo_without_a_writer_fails_within_the_timeout() {
     );
     let line = assert_one_line_failure(
         &out,
-        EXIT_USAGE,
+        EXIT_TRANSIENT,
         &[
             &path(&fifo),
-            "no writer finished writing it",
-            "2 s",
+            "(a pipe or device) was not written and closed within 2 s",
             "--timeout",
         ],
         None,
@@ -360,8 +361,8 @@ fn a_jwt_command_whose_background_child_holds_its_output_is_ended_at_the_timeout
     );
     assert_one_line_failure(
         &out,
-        EXIT_USAGE,
-        &["did not finish within 2 s", "--timeout"],
+        EXIT_TRANSIENT,
+        &["the JWT command", "did not finish within 2 s", "--timeout"],
         None,
     );
     let pid: u32 = std::fs::read_to_string(&pidfile)

@@ -21,8 +21,11 @@ use crate::small_file;
 /// absent (and differs from any content).
 ///
 /// What each link of the chain reads, and what the key covers of it:
-/// - environment keys (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`):
-///   every `AWS_*` variable is in the key, so are these.
+/// - the variables of [`IDENTITY_VARS`] (credentials, profile and files, web identity,
+///   container, instance metadata, the STS and SSO endpoints), and no other: a variable that
+///   only tunes how a call is made (`AWS_MAX_ATTEMPTS`, `AWS_RETRY_MODE`, the AWS CLI's
+///   `AWS_DATA_PATH` in a `credential_process` child) neither splits a session nor hides it
+///   from `logout`.
 /// - the profile (`AWS_PROFILE`/`--profile`, `AWS_CONFIG_FILE`,
 ///   `AWS_SHARED_CREDENTIALS_FILE`): the variables, `HOME` (where the default files and
 ///   the SSO cache live) and the bytes of both shared files as read once this run, so any
@@ -59,11 +62,58 @@ pub fn fingerprint(
     Fingerprint::from_bytes(files.fingerprint(profile, || compute(env, files, profile, deadline)))
 }
 
+/// The environment variables that decide who a run is: the one list. Each is read by a link
+/// of aws-config's credential chain (or by the sign-in's own calls) to choose *whose*
+/// credentials it gets; a variable not listed here may change how a call is made, never as
+/// whom. Empty counts as unset, as in the SDKs.
+pub const IDENTITY_VARS: &[&str] = &[
+    // Static credentials, the chain's first link: "AWS access keys"
+    // <https://docs.aws.amazon.com/sdkref/latest/guide/feature-static-credentials.html>.
+    env::AWS_ACCESS_KEY_ID,
+    env::AWS_SECRET_ACCESS_KEY,
+    env::AWS_SESSION_TOKEN,
+    // The profile and the files it is read from: "Location of the shared config and
+    // credentials files" <https://docs.aws.amazon.com/sdkref/latest/guide/file-location.html>
+    // and `AWS_PROFILE` <https://docs.aws.amazon.com/sdkref/latest/guide/file-format.html>.
+    env::AWS_PROFILE,
+    env::AWS_CONFIG_FILE,
+    env::AWS_SHARED_CREDENTIALS_FILE,
+    // Web identity (assume role with a web identity token from the environment): "Assume role
+    // credential provider"
+    // <https://docs.aws.amazon.com/sdkref/latest/guide/feature-assume-role-credentials.html>.
+    env::AWS_ROLE_ARN,
+    env::AWS_ROLE_SESSION_NAME,
+    env::AWS_WEB_IDENTITY_TOKEN_FILE,
+    // Containers (ECS task roles, EKS Pod Identity): "Container credential provider"
+    // <https://docs.aws.amazon.com/sdkref/latest/guide/feature-container-credentials.html>.
+    env::AWS_CONTAINER_CREDENTIALS_RELATIVE_URI,
+    env::AWS_CONTAINER_CREDENTIALS_FULL_URI,
+    env::AWS_CONTAINER_AUTHORIZATION_TOKEN,
+    env::AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE,
+    // Instance metadata: "IMDS credential provider"
+    // <https://docs.aws.amazon.com/sdkref/latest/guide/feature-imds-credentials.html>.
+    env::AWS_EC2_METADATA_DISABLED,
+    env::AWS_EC2_METADATA_SERVICE_ENDPOINT,
+    env::AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE,
+    // The services that say who you are: STS (assume role, web identity), SSO (the portal's
+    // GetRoleCredentials) and sso-oidc (the sign-in's CreateTokenWithIAM, SSO token refresh).
+    // "Service-specific endpoints"
+    // <https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html>.
+    env::AWS_ENDPOINT_URL,
+    env::AWS_ENDPOINT_URL_STS,
+    env::AWS_ENDPOINT_URL_SSO,
+    env::AWS_ENDPOINT_URL_SSO_OIDC,
+    env::AWS_IGNORE_CONFIGURED_ENDPOINT_URLS,
+    // AWS Sign-In (`login_session`, `aws login`): where its token cache lives (aws-config's
+    // login provider reads it; see `login_cache_dir`).
+    env::AWS_LOGIN_CACHE_DIRECTORY,
+];
+
 fn compute(env: &Env, files: &SharedConfig, profile: &str, deadline: Instant) -> [u8; 32] {
     let mut h = Sha256::new();
-    for (k, v) in env.aws_vars() {
-        field(&mut h, k.as_bytes());
-        field(&mut h, v.as_bytes());
+    for name in IDENTITY_VARS {
+        field(&mut h, name.as_bytes());
+        optional(&mut h, env.get(name).map(str::as_bytes));
     }
     field(&mut h, env.get(env::HOME).unwrap_or_default().as_bytes());
     for snapshot in [&files.config, &files.credentials] {
@@ -230,6 +280,31 @@ mod tests {
         std::fs::write(&cache, "{\"accessToken\":\"bob\"}").unwrap();
         assert_ne!(before, alice);
         assert_ne!(alice, fp(&env));
+    }
+
+    #[test]
+    fn only_the_variables_that_decide_who_you_are_change_the_fingerprint() {
+        let base = [("HOME", "/nonexistent-home"), ("AWS_ACCESS_KEY_ID", "AKID")];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let mut pairs = base.to_vec();
+            pairs.extend_from_slice(extra);
+            fp(&Env::from_pairs(pairs))
+        };
+        let plain = with(&[]);
+        for harmless in [
+            ("AWS_DATA_PATH", "/usr/share/awscli/data"),
+            ("AWS_MAX_ATTEMPTS", "5"),
+            ("AWS_RETRY_MODE", "adaptive"),
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_SDK_UA_APP_ID", "bi-tool"),
+            ("AWS_ENDPOINT_URL_REDSHIFT", "http://127.0.0.1:9"),
+        ] {
+            assert_eq!(with(&[harmless]), plain, "{harmless:?}");
+        }
+        for name in IDENTITY_VARS {
+            assert_ne!(with(&[(name, "/x")]), plain, "{name}");
+        }
+        assert_eq!(with(&[("AWS_ROLE_ARN", "")]), plain, "empty is unset");
     }
 
     #[test]

@@ -123,6 +123,7 @@ pub(super) fn credentials_step(
     req: &TokenRequest,
     region: &str,
     inferred: &Inferred,
+    session_user: Option<&str>,
 ) -> Step {
     let deadline = Instant::now() + req.timeout;
     match inp.credentials.credentials(req.call(region, deadline)) {
@@ -148,9 +149,15 @@ pub(super) fn credentials_step(
         }
         Ok(c) => {
             let now = (inp.clock)();
-            let (source, basis) = match c.reported_source {
-                Some(s) => (s, "reported by the AWS SDK".to_owned()),
-                None => (inferred.source, format!("inferred: {}", inferred.basis)),
+            let signed_in = session_user
+                .map(|u| format!("the sign-in session of {}", crate::target::printable(u)));
+            let (source, basis) = match (&signed_in, c.reported_source) {
+                (Some(s), _) => (
+                    s.as_str(),
+                    "the cached session's identity-enhanced role credentials".to_owned(),
+                ),
+                (None, Some(s)) => (s, "reported by the AWS SDK".to_owned()),
+                (None, None) => (inferred.source, format!("inferred: {}", inferred.basis)),
             };
             let expiry = c
                 .expiry
@@ -200,7 +207,11 @@ pub(super) fn credentials_step(
                 && *left < EXPIRY_WARNING
             {
                 step.status = Status::Warn;
-                step.fix = Some("the credentials expire within minutes: refresh them (e.g. aws sso login) before a long session".into());
+                step.fix = Some(if signed_in.is_some() {
+                    "the role credentials expire within minutes: the next token run renews them (with the refresh token, or by signing in again)".into()
+                } else {
+                    "the credentials expire within minutes: refresh them (e.g. aws sso login) before a long session".into()
+                });
             }
             step
         }

@@ -14,6 +14,7 @@
 //! the region discovery, [`ProbeCredentials`] for the credential chain), so its logic is
 //! unit-tested with fakes; [`run`] wires in the AWS implementations and prints the report.
 
+mod access_check;
 mod cache_check;
 mod call;
 mod credentials;
@@ -79,8 +80,9 @@ pub fn run(args: &DoctorArgs, global: &GlobalArgs, env: &Env) -> Result<u8, Erro
     Ok(report.exit_code())
 }
 
-/// The credentials a token run would call with when sign-in is configured and a fresh
-/// session is cached, as the serving policy decides them. `doctor` never signs in itself.
+/// The credentials to check the call with when sign-in is configured: the cached session's
+/// role credentials while they still work, even inside the renewal window (a token run
+/// would renew them first; `doctor` never signs in or renews itself).
 fn signed_in_credentials(
     args: &DoctorArgs,
     global: &GlobalArgs,
@@ -88,7 +90,8 @@ fn signed_in_credentials(
 ) -> Option<aws_credential_types::Credentials> {
     let req = TokenRequest::from_args(&args.token, env).ok()?;
     let cache = crate::cache::open_or_warn(global.cache_dir.as_deref());
-    crate::serve::signed_in::fresh_session(&req, cache.as_ref(), env)
+    crate::serve::signed_in::cached_session(&req, cache.as_ref(), env)
+        .filter(|s| s.is_valid(SystemTime::now()))
         .map(|s| s.credentials.to_sdk())
 }
 
@@ -151,15 +154,52 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     let files = SharedFiles::read(&req.files, req.profile_name());
     steps.push(profile_step(&req, &files));
 
+    // In access-token mode the drivers connect with the access token itself: no AWS
+    // credentials, no AWS call; what matters is whether a token is cached.
+    if crate::serve::Mode::of(&req) == crate::serve::Mode::AccessToken {
+        let cache = crate::cache::default_root(inp.cache_dir)
+            .and_then(|root| crate::cache::Cache::open(root).ok());
+        let not_used = "not used in access-token mode";
+        steps.push(Step::skipped("credentials", not_used));
+        steps.extend(access_check::access_step(
+            &req,
+            cache.as_ref(),
+            inp.env,
+            (inp.clock)(),
+        ));
+        steps.push(cache_step(inp));
+        steps.push(Step::skipped("call", not_used));
+        return report;
+    }
+
+    // With sign-in configured, the call uses the cached session's role credentials (the
+    // ones `run` handed the fetcher), not the profile's own chain.
+    let now = (inp.clock)();
+    let cache = crate::cache::default_root(inp.cache_dir)
+        .and_then(|root| crate::cache::Cache::open(root).ok());
+    let signin = crate::serve::signed_in::status(&req, region.as_deref(), cache.as_ref(), inp.env);
+    let session_user = signin
+        .as_ref()
+        .and_then(|s| s.session.as_ref())
+        .filter(|s| s.is_valid(now))
+        .map(|s| s.user.clone());
+
     // 4. Credentials.
     let inferred = infer_source(inp.env, req.profile_name(), &files);
-    let creds_ok = match &region {
-        None => {
+    let creds_ok = match (&region, &signin) {
+        (None, _) => {
             steps.push(Step::skipped("credentials", "needs a region"));
             false
         }
-        Some(region) => {
-            let step = credentials_step(inp, &req, region, &inferred);
+        (Some(_), Some(status)) if session_user.is_none() => {
+            steps.push(match status.idc_region {
+                Some(_) => signin_check::credentials_need_signin(status, now),
+                None => Step::skipped("credentials", "needs the Identity Center region"),
+            });
+            false
+        }
+        (Some(region), _) => {
+            let step = credentials_step(inp, &req, region, &inferred, session_user.as_deref());
             let ok = step.passed();
             steps.push(step);
             ok
@@ -168,16 +208,11 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
 
     // 5. The sign-in, when configured: whose session the call would use.
     let mut signed_in = true;
-    let cache = crate::cache::default_root(inp.cache_dir)
-        .and_then(|root| crate::cache::Cache::open(root).ok());
-    if let Some(status) =
-        crate::serve::signed_in::status(&req, region.as_deref(), cache.as_ref(), inp.env)
-    {
-        signed_in = status
-            .session
-            .as_ref()
-            .is_some_and(|s| s.is_fresh((inp.clock)()));
-        steps.push(signin_check::signin_step(&status, (inp.clock)()));
+    let mut login = String::from("redshift-idc-token login");
+    if let Some(status) = &signin {
+        signed_in = session_user.is_some();
+        login = signin_check::login_command(status);
+        steps.push(signin_check::signin_step(status, now));
         steps.push(signin_check::secret_store_step(&status.config));
     }
 
@@ -187,11 +222,11 @@ pub fn diagnose(inp: &Inputs<'_>) -> Report {
     // 7. One real call, bypassing the cache.
     match (&region, creds_ok, signed_in) {
         (None, _, _) => steps.push(Step::skipped("call", "needs a region")),
-        (_, false, _) => steps.push(Step::skipped("call", "needs working credentials")),
         (_, _, false) => steps.push(Step::skipped(
             "call",
-            "needs a signed-in session (run `redshift-idc-token login`)",
+            &format!("needs a signed-in session (run `{login}`)"),
         )),
+        (_, false, _) => steps.push(Step::skipped("call", "needs working credentials")),
         (Some(region), true, true) => steps.push(call_step(inp, &req, region, &inferred)),
     }
     report
@@ -240,6 +275,7 @@ mod tests {
     fn good_token() -> Result<AuthToken, Error> {
         Ok(AuthToken {
             token: Secret::new(TOKEN.into()),
+            kind: crate::token::TokenType::Subject,
             expiration: Some(now() + Duration::from_secs(900)),
         })
     }

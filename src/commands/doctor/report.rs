@@ -17,6 +17,9 @@ pub enum Status {
     Warn,
     Fail,
     Skipped,
+    /// The setup is right, but a person must act before the rest can be checked (sign in):
+    /// the run's status is the step error's (6).
+    Action,
 }
 
 impl Status {
@@ -26,6 +29,7 @@ impl Status {
             Status::Warn => "warn",
             Status::Fail => "fail",
             Status::Skipped => "skipped",
+            Status::Action => "action",
         }
     }
 }
@@ -100,8 +104,11 @@ impl Report {
         self.steps.iter().find(|s| s.id == id)
     }
 
+    /// The first step that failed or waits for a person: it decides the exit status.
     fn first_failure(&self) -> Option<&Step> {
-        self.steps.iter().find(|s| s.status == Status::Fail)
+        self.steps
+            .iter()
+            .find(|s| matches!(s.status, Status::Fail | Status::Action))
     }
 
     /// 0 when every step is ok or warn, else the exit code of the first failure's error.
@@ -117,6 +124,16 @@ impl Report {
             .filter(|s| s.status == Status::Warn)
             .count();
         match self.first_failure() {
+            Some(f) if f.status == Status::Action => format!(
+                "{} needed at step '{}' (exit status {})",
+                if self.exit_code() == crate::error::ExitCode::SignIn as u8 {
+                    "sign-in"
+                } else {
+                    "action"
+                },
+                f.id,
+                self.exit_code()
+            ),
             Some(f) => format!(
                 "failed at step '{}' (exit status {})",
                 f.id,

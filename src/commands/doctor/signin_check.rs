@@ -10,7 +10,62 @@ use std::time::SystemTime;
 use super::report::{Status, Step};
 use crate::serve::signed_in::Status as SigninStatus;
 use crate::signin::SigninKind;
+use crate::target::printable;
 use crate::token::rfc3339;
+
+/// The `login` command line that signs the profile's person in.
+pub(super) fn login_command(s: &SigninStatus) -> String {
+    format!(
+        "redshift-idc-token login --profile {}",
+        printable(&s.config.profile)
+    )
+}
+
+/// The `credentials` step when sign-in is configured and no cached session has role
+/// credentials that still work: the profile's own credential chain is not what a token run
+/// calls with, so it is not probed; the step says who must sign in and how (exit 6).
+pub(super) fn credentials_need_signin(s: &SigninStatus, now: SystemTime) -> Step {
+    let cfg = &s.config;
+    let profile = printable(&cfg.profile);
+    let summary = match &s.session {
+        Some(session) => {
+            let ended = if session.credentials.expiration > now {
+                "expire within a minute"
+            } else {
+                "expired"
+            };
+            let next = if session.refresh_token.is_some() {
+                "a token run renews them without the person"
+            } else if cfg.kind == SigninKind::Browser {
+                "they must sign in again in the browser"
+            } else {
+                "a token run signs in again with the configured JWT"
+            };
+            format!(
+                "the role credentials of {}'s session (profile {profile}) {ended} ({}): {next}",
+                printable(&session.user),
+                rfc3339(session.credentials.expiration)
+            )
+        }
+        None if cfg.kind == SigninKind::Browser => format!(
+            "no role credentials yet: nobody has signed in with profile {profile}; a person signs in in the browser"
+        ),
+        None => format!(
+            "no role credentials yet: nobody has signed in with profile {profile}; the sign-in uses the configured JWT (a token run also signs in by itself)"
+        ),
+    };
+    let mut step = Step::new("credentials", Status::Action, summary)
+        .detail("source", "sign-in")
+        .detail("profile", cfg.profile.clone())
+        .fix(format!("run `{}`", login_command(s)));
+    step.error = Some(
+        crate::error::SigninError::NotSignedIn {
+            profile: cfg.profile.clone(),
+        }
+        .into(),
+    );
+    step
+}
 
 pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
     let cfg = &s.config;
@@ -78,7 +133,7 @@ pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
                 Status::Fail,
                 "not signed in, and --no-browser forbids a browser sign-in".into(),
             )
-            .fix("run `redshift-idc-token login` where a browser is available");
+            .fix(format!("run `{}` where a browser is available", login_command(s)));
             step.error = Some(
                 crate::error::SigninError::NotSignedIn {
                     profile: cfg.profile.clone(),
@@ -91,7 +146,7 @@ pub(super) fn signin_step(s: &SigninStatus, now: SystemTime) -> Step {
             Status::Warn,
             "not signed in: the next token run opens a browser to sign in".into(),
         )
-        .fix("run `redshift-idc-token login` now"),
+        .fix(format!("run `{}` now", login_command(s))),
     }
 }
 

@@ -105,6 +105,12 @@ final class TokenProcess {
                     System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(EXIT_GRACE_MILLIS));
             awaitEnd(out, settle);
             awaitEnd(err, settle);
+            if (child.exitValue() == 0) {
+                // A successful run wrote its whole document before it exited; a reader a busy
+                // machine has not run yet may still have none of it: wait for the document's
+                // last line (not for end of file, which a process left behind may hold off).
+                awaitDocument(out, outDrain, deadline);
+            }
             stdout = outDrain.taken();
             byte[] stderr = errDrain.taken();
             int status = child.exitValue();
@@ -143,6 +149,8 @@ final class TokenProcess {
         private final InputStream in;
         private final int limit;
         private final ByteArrayOutputStream kept = new ByteArrayOutputStream(512);
+        /** The last byte kept, or -1: whether a document's last line is complete. */
+        private int last = -1;
 
         Drain(InputStream in, int limit) {
             this.in = in;
@@ -158,7 +166,9 @@ final class TokenProcess {
                     synchronized (kept) {
                         int room = limit - kept.size();
                         if (room > 0) {
-                            kept.write(buf, 0, Math.min(n, room));
+                            int k = Math.min(n, room);
+                            kept.write(buf, 0, k);
+                            last = buf[k - 1];
                         }
                     }
                 }
@@ -169,10 +179,28 @@ final class TokenProcess {
             }
         }
 
+        boolean endsWithNewline() {
+            synchronized (kept) {
+                return last == '\n';
+            }
+        }
+
         /** What has been read so far (all of it once the stream ended). */
         byte[] taken() {
             synchronized (kept) {
                 return kept.toByteArray();
+            }
+        }
+    }
+
+    /** Waits until the reader ended or has a complete last line, or {@code deadline}. */
+    private static void awaitDocument(Future<?> f, Drain drain, long deadline) {
+        while (!f.isDone() && !drain.endsWithNewline() && remaining(deadline) > 0) {
+            try {
+                Thread.sleep(5);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return;
             }
         }
     }

@@ -1,0 +1,591 @@
+//! The access-token policy: serve the cached access token, renew it with the refresh token
+//! before it expires, and sign the person in (browser or device code) only when nothing else
+//! works, once among all processes that want it at the same time.
+//!
+//! All of it runs under the session's lock: 16 cold callers make one `RegisterClient`, one
+//! sign-in and one `CreateToken`, and the 15 that waited read what the first one stored. A
+//! sign-in that fails (refused, abandoned, timed out) is recorded for a minute, so the callers
+//! that waited for it fail with it instead of opening a window each, one after another.
+//! Talks to sso-oidc and the browser only through traits, so it is tested with fakes.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use tracing::{info, warn};
+
+use super::config::{AccessConfig, Source};
+use super::session::{self, AccessKey, AccessSession};
+use crate::aws::sso_oidc::{Poll, REDSHIFT_CONNECT_SCOPE, Registration, SsoOidc, TokenGrant};
+use crate::cache::{LockGuard, Mode, Store};
+use crate::cli::SigninKind;
+use crate::error::{Error, SigninError};
+use crate::signin::pkce::Pkce;
+use crate::signin::service::{Authorize, AuthorizeRequest};
+use crate::signin::{Origin, Want};
+
+/// How long a failed sign-in answers the callers that waited for it.
+pub const FAILURE_MEMORY: Duration = Duration::from_secs(60);
+/// A registration is replaced this long before it expires, so no sign-in starts with one
+/// about to lapse.
+pub const REGISTRATION_BUFFER: Duration = Duration::from_secs(3600);
+/// What `StartDeviceAuthorization`'s `interval` grows by after a `SlowDownException`
+/// (RFC 8628, section 3.5).
+pub const SLOW_DOWN_STEP: Duration = Duration::from_secs(5);
+
+/// The outside world of one access-token run.
+pub struct Deps<'a> {
+    pub oidc: &'a dyn SsoOidc,
+    pub authorizer: &'a dyn Authorize,
+    /// The store, or `None` when the cache cannot be used (no single flight then).
+    pub store: Option<&'a Store>,
+    pub clock: &'a dyn Fn() -> SystemTime,
+    /// Tells the person what to do (the device code paragraph), on stderr.
+    pub tell: &'a dyn Fn(&str),
+}
+
+/// The settings of one run.
+pub struct Plan<'a> {
+    pub config: &'a AccessConfig,
+    /// `.../authorize` for the browser kind.
+    pub authorize_endpoint: &'a str,
+    /// `--timeout`: the bound of each network call.
+    pub call_timeout: Duration,
+    /// `--min-validity`: a served token lasts at least this long.
+    pub min_validity: Duration,
+}
+
+/// The redirect URI registered and used: the loopback listener's, on the configured port
+/// (RFC 8252 section 7.3: a loopback redirect may use any port, so port 0 registers none).
+pub fn redirect_uri(port: u16) -> String {
+    let path = crate::signin::loopback::CALLBACK_PATH;
+    match port {
+        0 => format!("http://127.0.0.1{path}"),
+        p => format!("http://127.0.0.1:{p}{path}"),
+    }
+}
+
+/// The cached session for `key`, whatever its freshness.
+pub fn cached(store: Option<&Store>, key: &AccessKey) -> Option<AccessSession> {
+    let bytes = store?.read(&key.id).ok()?;
+    AccessSession::decode(&bytes, Some(&key.meta)).ok()
+}
+
+/// An access token for `plan`, signing in if needed.
+pub fn token(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    want: Want,
+) -> Result<(AccessSession, Origin), Error> {
+    let cfg = plan.config;
+    let key = AccessKey::new(cfg);
+    let now = (deps.clock)();
+    if want == Want::Fresh
+        && let Some(s) = cached(deps.store, &key).filter(|s| s.is_fresh(now, plan.min_validity))
+    {
+        return Ok((s, Origin::Cache));
+    }
+    let waited_from = now;
+    let guard = lock(
+        deps.store,
+        &key.id,
+        Instant::now() + cfg.signin_timeout,
+        cfg,
+    )?;
+    let previous = cached(deps.store, &key);
+    if let Some(s) = &previous
+        && s.is_fresh((deps.clock)(), plan.min_validity)
+        && (want == Want::Fresh || s.signed_in >= waited_from)
+    {
+        info!("signed in by another process");
+        return Ok((s.clone(), Origin::Cache));
+    }
+    if let Some(message) = failed_elsewhere(deps.store, &key, waited_from) {
+        return Err(SigninError::FailedElsewhere { message }.into());
+    }
+
+    let mut had_session = false;
+    if want == Want::Fresh
+        && let Some(old) = &previous
+        && let (Some(rt), Some(reg)) = (&old.refresh_token, &old.registration)
+    {
+        had_session = true;
+        let grant = TokenGrant::RefreshToken { refresh_token: rt };
+        match deps
+            .oidc
+            .create_token(reg, grant, Instant::now() + plan.call_timeout)
+        {
+            Ok(Ok(t)) => {
+                let s = AccessSession {
+                    meta: key.meta.clone(),
+                    access_token: t.access_token,
+                    expires_at: t.expires_at,
+                    // Refresh tokens may rotate; keep the old one if none came back.
+                    refresh_token: t.refresh_token.or_else(|| old.refresh_token.clone()),
+                    registration: Some(reg.clone()),
+                    signed_in: old.signed_in,
+                };
+                store(deps.store, guard.as_ref(), &key.id, &s.encode());
+                return Ok((s, Origin::Refreshed));
+            }
+            Ok(Err(_)) => warn!("CreateToken asked a refresh to wait; signing in again"),
+            Err(Error::Signin(SigninError::RefreshExpired)) => {
+                info!("the refresh token is no longer accepted; signing in again");
+            }
+            Err(e) if old.is_valid((deps.clock)()) => {
+                warn!(error = %e, "could not renew the access token; serving the cached one until it expires");
+                return Ok((old.clone(), Origin::Cache));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+
+    match sign_in(plan, deps, &key, had_session) {
+        Ok(s) => {
+            store(deps.store, guard.as_ref(), &key.id, &s.encode());
+            info!("signed in (access token)");
+            Ok((s, Origin::SignedIn))
+        }
+        Err(e) => {
+            remember_failure(deps, &key, &e, guard.is_some());
+            Err(e)
+        }
+    }
+}
+
+fn lock(
+    store: Option<&Store>,
+    id: &str,
+    deadline: Instant,
+    cfg: &AccessConfig,
+) -> Result<Option<LockGuard>, Error> {
+    let Some(store) = store else { return Ok(None) };
+    match store.lock(id, Mode::Exclusive, deadline) {
+        Ok(Some(g)) => Ok(Some(g)),
+        Ok(None) => Err(SigninError::WaitTimedOut {
+            seconds: cfg.signin_timeout.as_secs(),
+        }
+        .into()),
+        Err(e) => {
+            warn!(error = %e, "cannot lock the access-token session; signing in without the cache");
+            Ok(None)
+        }
+    }
+}
+
+fn store(store: Option<&Store>, guard: Option<&LockGuard>, id: &str, bytes: &[u8]) {
+    if let (Some(store), Some(guard)) = (store, guard)
+        && let Err(e) = store.write(guard, id, bytes)
+    {
+        warn!(error = %e, "could not cache the access-token session");
+    }
+}
+
+/// A failure recorded by a sign-in that ended while we waited for its lock.
+fn failed_elsewhere(store: Option<&Store>, key: &AccessKey, since: SystemTime) -> Option<String> {
+    let bytes = store?.read(&key.failure()).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    let at = crate::token::parse_rfc3339(v["at"].as_str()?)?;
+    (at >= since && at.elapsed().unwrap_or_default() < FAILURE_MEMORY)
+        .then(|| crate::error::one_line(v["message"].as_str().unwrap_or("sign-in failed")))
+}
+
+/// Records a failed sign-in for the callers waiting on the lock (only a sign-in that asked
+/// the person: a setup error is the same for everyone anyway). Never holds a secret: error
+/// messages do not.
+fn remember_failure(deps: &Deps<'_>, key: &AccessKey, e: &Error, locked: bool) {
+    let Some(store) = deps.store.filter(|_| locked) else {
+        return;
+    };
+    let id = key.failure();
+    let doc = serde_json::json!({
+        "schema": session::SCHEMA,
+        "at": crate::token::rfc3339((deps.clock)()),
+        "message": e.line(),
+    });
+    if let Ok(Some(g)) = store.lock(
+        &id,
+        Mode::Exclusive,
+        Instant::now() + Duration::from_secs(2),
+    ) {
+        let _ = store.write(&g, &id, doc.to_string().as_bytes());
+    }
+}
+
+/// The registration for `key`: the cached one while it lasts, else a new one (cached).
+fn registration(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    key: &AccessKey,
+    redirect: &str,
+) -> Result<Registration, Error> {
+    let id = key.registration(redirect);
+    let now = (deps.clock)();
+    if let Some(store) = deps.store
+        && let Ok(bytes) = store.read(&id)
+        && let Ok(r) = session::decode_registration(&bytes)
+        && r.expires_at > now + REGISTRATION_BUFFER
+    {
+        return Ok(r);
+    }
+    let r = deps
+        .oidc
+        .register_client(redirect, Instant::now() + plan.call_timeout)?;
+    if let Some(store) = deps.store
+        && let Ok(Some(g)) = store.lock(
+            &id,
+            Mode::Exclusive,
+            Instant::now() + Duration::from_secs(2),
+        )
+    {
+        let _ = store.write(&g, &id, &session::encode_registration(&r));
+    }
+    Ok(r)
+}
+
+fn sign_in(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    key: &AccessKey,
+    had_session: bool,
+) -> Result<AccessSession, Error> {
+    let cfg = plan.config;
+    let Source::SignIn {
+        start_url, kind, ..
+    } = &cfg.source
+    else {
+        return Err(Error::Internal("sign-in for an sso-session".into()));
+    };
+    if cfg.no_browser && *kind == SigninKind::Browser {
+        return Err(if had_session {
+            SigninError::RefreshExpired
+        } else {
+            SigninError::NotSignedIn {
+                profile: cfg.profile.clone(),
+            }
+        }
+        .into());
+    }
+    let redirect = redirect_uri(cfg.listen_port);
+    let reg = registration(plan, deps, key, &redirect)?;
+    let deadline = Instant::now() + cfg.signin_timeout;
+    let tokens = match kind {
+        SigninKind::Device => {
+            let start_url = start_url
+                .as_deref()
+                .ok_or_else(|| Error::Internal("device kind without a start URL".into()))?;
+            device(plan, deps, &reg, start_url, deadline)?
+        }
+        _ => {
+            let pkce = Pkce::generate()?;
+            let scopes = [REDSHIFT_CONNECT_SCOPE.to_owned()];
+            let request = AuthorizeRequest {
+                endpoint: plan.authorize_endpoint,
+                client_id: &reg.client_id,
+                scopes: &scopes,
+                code_challenge: &pkce.challenge,
+                state: &pkce.state,
+            };
+            let got = deps.authorizer.authorize(&request, deadline)?;
+            let grant = TokenGrant::AuthorizationCode {
+                code: &got.code,
+                redirect_uri: &got.redirect_uri,
+                code_verifier: &pkce.verifier,
+            };
+            deps.oidc
+                .create_token(&reg, grant, Instant::now() + plan.call_timeout)?
+                .map_err(|_| SigninError::TimedOut {
+                    seconds: cfg.signin_timeout.as_secs(),
+                })?
+        }
+    };
+    Ok(AccessSession {
+        meta: key.meta.clone(),
+        access_token: tokens.access_token,
+        expires_at: tokens.expires_at,
+        refresh_token: tokens.refresh_token,
+        registration: Some(reg),
+        signed_in: (deps.clock)(),
+    })
+}
+
+/// The device code: one short paragraph for the person, then polls `CreateToken` at the
+/// service's interval (longer after a slow-down) until approved, refused, expired or
+/// `deadline`.
+fn device(
+    plan: &Plan<'_>,
+    deps: &Deps<'_>,
+    reg: &Registration,
+    start_url: &str,
+    deadline: Instant,
+) -> Result<crate::aws::sso_oidc::AccessTokens, Error> {
+    let auth =
+        deps.oidc
+            .start_device_authorization(reg, start_url, Instant::now() + plan.call_timeout)?;
+    let url = auth
+        .verification_uri_complete
+        .clone()
+        .unwrap_or_else(|| auth.verification_uri.clone());
+    (deps.tell)(&format!(
+        "To sign in to Redshift, open {url} on any device and confirm the code {} (or enter it at {}).",
+        auth.user_code, auth.verification_uri
+    ));
+    let end = deadline.min(auth.expires_at);
+    let mut interval = auth.interval;
+    loop {
+        if Instant::now() + interval >= end {
+            return Err(if end == auth.expires_at && end < deadline {
+                SigninError::DeviceCodeExpired
+            } else {
+                SigninError::TimedOut {
+                    seconds: plan.config.signin_timeout.as_secs(),
+                }
+            }
+            .into());
+        }
+        std::thread::sleep(interval);
+        let grant = TokenGrant::DeviceCode {
+            device_code: &auth.device_code,
+        };
+        match deps
+            .oidc
+            .create_token(reg, grant, Instant::now() + plan.call_timeout)?
+        {
+            Ok(tokens) => return Ok(tokens),
+            Err(Poll::Pending) => {}
+            Err(Poll::SlowDown) => interval += SLOW_DOWN_STEP,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::aws::sso_oidc::{AccessTokens, DeviceAuthorization};
+    use crate::signin::service::Authorized;
+    use crate::token::Secret;
+
+    #[derive(Default)]
+    struct Fake {
+        calls: Mutex<Vec<String>>,
+        refresh_fails: bool,
+        polls_pending: Mutex<u32>,
+    }
+
+    impl Fake {
+        fn log(&self, s: &str) {
+            self.calls.lock().unwrap().push(s.to_owned());
+        }
+        fn calls(&self) -> Vec<String> {
+            self.calls.lock().unwrap().clone()
+        }
+    }
+
+    fn tokens(name: &str) -> AccessTokens {
+        AccessTokens {
+            access_token: Secret::new(name.into()),
+            expires_at: SystemTime::now() + Duration::from_secs(3600),
+            refresh_token: Some(Secret::new(format!("rt-{name}"))),
+        }
+    }
+
+    impl SsoOidc for Fake {
+        fn register_client(&self, uri: &str, _: Instant) -> Result<Registration, Error> {
+            self.log(&format!("register {uri}"));
+            Ok(Registration {
+                client_id: "client".into(),
+                client_secret: Secret::new("secret".into()),
+                expires_at: SystemTime::now() + Duration::from_secs(90 * 86_400),
+            })
+        }
+        fn create_token(
+            &self,
+            _: &Registration,
+            grant: TokenGrant<'_>,
+            _: Instant,
+        ) -> Result<Result<AccessTokens, Poll>, Error> {
+            self.log(grant.name());
+            match grant {
+                TokenGrant::RefreshToken { .. } if self.refresh_fails => {
+                    Err(SigninError::RefreshExpired.into())
+                }
+                TokenGrant::RefreshToken { .. } => Ok(Ok(tokens("refreshed"))),
+                TokenGrant::DeviceCode { .. } => {
+                    let mut left = self.polls_pending.lock().unwrap();
+                    if *left > 0 {
+                        *left -= 1;
+                        return Ok(Err(Poll::Pending));
+                    }
+                    Ok(Ok(tokens("device")))
+                }
+                TokenGrant::AuthorizationCode { .. } => Ok(Ok(tokens("browser"))),
+            }
+        }
+        fn start_device_authorization(
+            &self,
+            _: &Registration,
+            start_url: &str,
+            _: Instant,
+        ) -> Result<DeviceAuthorization, Error> {
+            self.log(&format!("device {start_url}"));
+            Ok(DeviceAuthorization {
+                device_code: Secret::new("dc".into()),
+                user_code: "ABCD-EFGH".into(),
+                verification_uri: "https://device".into(),
+                verification_uri_complete: Some("https://device?user_code=ABCD-EFGH".into()),
+                expires_at: Instant::now() + Duration::from_secs(60),
+                interval: Duration::from_millis(10),
+            })
+        }
+    }
+
+    impl Authorize for Fake {
+        fn authorize(&self, r: &AuthorizeRequest<'_>, _: Instant) -> Result<Authorized, Error> {
+            self.log(&format!("browser {}", r.scopes.join(" ")));
+            Ok(Authorized {
+                code: Secret::new("code".into()),
+                redirect_uri: redirect_uri(7890),
+            })
+        }
+    }
+
+    fn cfg(kind: SigninKind) -> AccessConfig {
+        AccessConfig {
+            profile: "p".into(),
+            source: Source::SignIn {
+                issuer_url: "https://i".into(),
+                start_url: Some("https://d/start".into()),
+                kind,
+            },
+            idc_region: "us-east-1".into(),
+            listen_port: 7890,
+            signin_timeout: Duration::from_secs(5),
+            no_browser: false,
+            browser: None,
+        }
+    }
+
+    fn run(
+        fake: &Fake,
+        cfg: &AccessConfig,
+        store: &Store,
+        want: Want,
+    ) -> Result<(AccessSession, Origin), Error> {
+        let told = Mutex::new(String::new());
+        token(
+            &Plan {
+                config: cfg,
+                authorize_endpoint: "https://oidc/authorize",
+                call_timeout: Duration::from_secs(5),
+                min_validity: Duration::from_secs(300),
+            },
+            &Deps {
+                oidc: fake,
+                authorizer: fake,
+                store: Some(store),
+                clock: &SystemTime::now,
+                tell: &|s| told.lock().unwrap().push_str(s),
+            },
+            want,
+        )
+    }
+
+    #[test]
+    fn one_registration_and_sign_in_then_the_cache_then_a_refresh() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &session::store_name()).unwrap();
+        let fake = Fake::default();
+        let c = cfg(SigninKind::Browser);
+        let (s, origin) = run(&fake, &c, &store, Want::Fresh).unwrap();
+        assert_eq!(
+            (s.access_token.expose(), origin),
+            ("browser", Origin::SignedIn)
+        );
+        assert_eq!(
+            fake.calls(),
+            [
+                "register http://127.0.0.1:7890/oauth/callback",
+                "browser redshift:connect",
+                "authorization_code"
+            ]
+        );
+        let (_, origin) = run(&fake, &c, &store, Want::Fresh).unwrap();
+        assert_eq!(origin, Origin::Cache);
+        assert_eq!(fake.calls().len(), 3, "a hit calls nothing");
+
+        // An expiring token is renewed with the refresh token, without a browser.
+        let key = AccessKey::new(&c);
+        let mut old = cached(Some(&store), &key).unwrap();
+        old.expires_at = SystemTime::now() + Duration::from_secs(60);
+        let g = store
+            .lock(&key.id, Mode::Exclusive, Instant::now())
+            .unwrap()
+            .unwrap();
+        store.write(&g, &key.id, &old.encode()).unwrap();
+        drop(g);
+        let (s, origin) = run(&fake, &c, &store, Want::Fresh).unwrap();
+        assert_eq!(
+            (s.access_token.expose(), origin),
+            ("refreshed", Origin::Refreshed)
+        );
+        assert_eq!(fake.calls().last().unwrap(), "refresh_token");
+
+        // A forced sign-in reuses the registration.
+        run(&fake, &c, &store, Want::NewSignIn).unwrap();
+        assert_eq!(
+            fake.calls()
+                .iter()
+                .filter(|c| c.starts_with("register"))
+                .count(),
+            1
+        );
+    }
+
+    #[test]
+    fn a_refused_refresh_signs_in_again_and_no_browser_says_to_log_in() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &session::store_name()).unwrap();
+        let fake = Fake {
+            refresh_fails: true,
+            ..Fake::default()
+        };
+        let mut c = cfg(SigninKind::Browser);
+        run(&fake, &c, &store, Want::Fresh).unwrap();
+        let key = AccessKey::new(&c);
+        let mut old = cached(Some(&store), &key).unwrap();
+        old.expires_at = SystemTime::now() + Duration::from_secs(10);
+        let g = store
+            .lock(&key.id, Mode::Exclusive, Instant::now())
+            .unwrap()
+            .unwrap();
+        store.write(&g, &key.id, &old.encode()).unwrap();
+        drop(g);
+        c.no_browser = true;
+        let e = run(&fake, &c, &store, Want::Fresh).unwrap_err();
+        assert_eq!(e.exit_code() as u8, 6, "{e}");
+        c.no_browser = false;
+        let (s, origin) = run(&fake, &c, &store, Want::Fresh).unwrap();
+        assert_eq!(
+            (s.access_token.expose(), origin),
+            ("browser", Origin::SignedIn)
+        );
+    }
+
+    #[test]
+    fn the_device_code_polls_until_approved() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &session::store_name()).unwrap();
+        let fake = Fake {
+            polls_pending: Mutex::new(2),
+            ..Fake::default()
+        };
+        let (s, _) = run(&fake, &cfg(SigninKind::Device), &store, Want::Fresh).unwrap();
+        assert_eq!(s.access_token.expose(), "device");
+        let calls = fake.calls();
+        assert_eq!(calls[1], "device https://d/start");
+        assert_eq!(
+            calls.iter().filter(|c| c.contains("device_code")).count(),
+            3
+        );
+    }
+}
