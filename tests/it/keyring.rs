@@ -309,8 +309,11 @@ fn the_refresh_token_lives_in_the_keyring_renews_from_it_and_logout_removes_it()
     assert_eq!(issued.len(), 1, "{issued:?}");
     assert_eq!(keyring.lookup(&item).as_deref(), Some(issued[0].as_str()));
     assert_not_in_cache(&sb, &issued);
-    let entry = std::fs::read_to_string(sb.cache_root().join(format!("signin-v1/{id}.json")))
-        .expect("the session entry");
+    let entry = std::fs::read_to_string(sb.cache_root().join(format!(
+        "{}/{id}.json",
+        redshift_idc_token::signin::session::STORE
+    )))
+    .expect("the session entry");
     assert!(
         entry.contains(&format!("\"refresh_token_ref\":\"keyring:{item}\"")),
         "{entry}"
@@ -395,9 +398,14 @@ fn keyring_mode_without_a_dbus_session_fails_clearly() {
     );
     assert_not_in_cache(&sb, &refresh_tokens(&idc));
     assert!(
-        files_under(&sb.cache_root().join("signin-v1"))
-            .iter()
-            .all(|f| f.extension().is_none_or(|e| e != "json")),
+        files_under(
+            &sb.cache_root()
+                .join(redshift_idc_token::signin::session::STORE)
+        )
+        .iter()
+        // A failed sign-in's record (`failed/`) tells the runs that waited; it is no session.
+        .filter(|f| !f.parent().is_some_and(|p| p.ends_with("failed")))
+        .all(|f| f.extension().is_none_or(|e| e != "json")),
         "no session cached"
     );
 
@@ -438,7 +446,11 @@ fn auto_falls_back_to_the_file_with_one_notice_at_the_first_sign_in() {
     );
     // The file holds the refresh token, as with `file`.
     let id = session_id(&sb);
-    let entry = std::fs::read(sb.cache_root().join(format!("signin-v1/{id}.json"))).unwrap();
+    let entry = std::fs::read(sb.cache_root().join(format!(
+        "{}/{id}.json",
+        redshift_idc_token::signin::session::STORE
+    )))
+    .unwrap();
     assert!(contains(&entry, refresh_tokens(&idc)[0].as_bytes()));
 
     // Renewing it says nothing more.
