@@ -45,6 +45,8 @@ pub struct AccessConfig {
     pub no_browser: bool,
     /// The browser hook: a command line the URL is appended to, or `none`.
     pub browser: Option<String>,
+    /// Where the refresh token and the client secret go (`redshift_idc_secret_store`).
+    pub secret_store: crate::secret_store::Choice,
 }
 
 impl AccessConfig {
@@ -238,6 +240,12 @@ impl AccessConfig {
             signin_timeout,
             no_browser: args.no_browser || env.is_true(env::SIGNIN_NO_BROWSER),
             browser: pick(None, "", env::SIGNIN_BROWSER, "redshift_idc_browser").map(|(b, _)| b),
+            secret_store: crate::signin::config::secret_store(pick(
+                None,
+                "",
+                env::SECRET_STORE,
+                crate::secret_store::SETTING,
+            ))?,
         }))
     }
 }

@@ -13,14 +13,16 @@ use std::time::{Duration, Instant, SystemTime};
 use tracing::{info, warn};
 
 use super::config::{AccessConfig, Source};
-use super::session::{self, AccessKey, AccessSession};
+use super::session::{self, AccessKey, AccessSession, StoredRegistration};
 use crate::aws::sso_oidc::{Poll, REDSHIFT_CONNECT_SCOPE, Registration, SsoOidc, TokenGrant};
 use crate::cache::{LockGuard, Mode, Store};
 use crate::cli::SigninKind;
 use crate::error::{Error, SigninError};
+use crate::secret_store::{self, Fallback, Kept, SecretId};
 use crate::signin::pkce::Pkce;
 use crate::signin::service::{Authorize, AuthorizeRequest};
 use crate::signin::{Origin, Want};
+use crate::token::Secret;
 
 /// How long a failed sign-in answers the callers that waited for it.
 pub const FAILURE_MEMORY: Duration = Duration::from_secs(60);
@@ -105,13 +107,13 @@ pub fn token(
     let mut had_session = false;
     if want == Want::Fresh
         && let Some(old) = &previous
-        && let (Some(rt), Some(reg)) = (&old.refresh_token, &old.registration)
+        && let Some((rt, reg)) = reveal(old, Instant::now() + cfg.signin_timeout)
     {
         had_session = true;
-        let grant = TokenGrant::RefreshToken { refresh_token: rt };
+        let grant = TokenGrant::RefreshToken { refresh_token: &rt };
         match deps
             .oidc
-            .create_token(reg, grant, Instant::now() + plan.call_timeout)
+            .create_token(&reg, grant, Instant::now() + plan.call_timeout)
         {
             Ok(Ok(t)) => {
                 let s = AccessSession {
@@ -119,10 +121,14 @@ pub fn token(
                     access_token: t.access_token,
                     expires_at: t.expires_at,
                     // Refresh tokens may rotate; keep the old one if none came back.
-                    refresh_token: t.refresh_token.or_else(|| old.refresh_token.clone()),
-                    registration: Some(reg.clone()),
+                    refresh_token: Some(match t.refresh_token {
+                        Some(new) => Kept::Inline(new),
+                        None => old.refresh_token.clone().unwrap_or(Kept::Inline(rt)),
+                    }),
+                    registration: old.registration.clone(),
                     signed_in: old.signed_in,
                 };
+                let s = keep(cfg, &key, s, Some(old))?;
                 store(deps.store, guard.as_ref(), &key.id, &s.encode());
                 return Ok((s, Origin::Refreshed));
             }
@@ -138,7 +144,8 @@ pub fn token(
         }
     }
 
-    match sign_in(plan, deps, &key, had_session) {
+    match sign_in(plan, deps, &key, had_session).and_then(|s| keep(cfg, &key, s, previous.as_ref()))
+    {
         Ok(s) => {
             store(deps.store, guard.as_ref(), &key.id, &s.encode());
             info!("signed in (access token)");
@@ -210,13 +217,66 @@ fn remember_failure(deps: &Deps<'_>, key: &AccessKey, e: &Error, locked: bool) {
     }
 }
 
-/// The registration for `key`: the cached one while it lasts, else a new one (cached).
+/// The refresh token and the registration of a cached session, read from the OS keyring
+/// where they are kept there (only when the session is to be renewed, never on a hit);
+/// `None`, with a warning, when they cannot be had: the person signs in again.
+fn reveal(old: &AccessSession, deadline: Instant) -> Option<(Secret, Registration)> {
+    let (kept, stored) = (old.refresh_token.as_ref()?, old.registration.as_ref()?);
+    match secret_store::reveal(kept, deadline).and_then(|rt| Ok((rt, stored.reveal(deadline)?))) {
+        Ok(pair) => Some(pair),
+        Err(e) => {
+            warn!(
+                "cannot read the refresh token, so the access token cannot be renewed silently: {e}"
+            );
+            None
+        }
+    }
+}
+
+/// Puts a session's long-lived secrets (refresh token, client secret) where
+/// `redshift_idc_secret_store` says before it is cached, and removes keyring items the
+/// session it replaces no longer needs.
+fn keep(
+    cfg: &AccessConfig,
+    key: &AccessKey,
+    mut s: AccessSession,
+    previous: Option<&AccessSession>,
+) -> Result<AccessSession, Error> {
+    let deadline = Instant::now() + cfg.signin_timeout;
+    if let Some(Kept::Inline(t)) = &s.refresh_token
+        && let Some(id) = key.refresh_token_id()
+    {
+        s.refresh_token = Some(secret_store::keep(
+            cfg.secret_store,
+            &id,
+            t,
+            deadline,
+            Fallback::Notice,
+        )?);
+    }
+    if let Some(r) = &mut s.registration
+        && let Kept::Inline(secret) = &r.client_secret
+        && let Some(id) = SecretId::of("access", &key.id, "client_secret")
+    {
+        r.client_secret =
+            secret_store::keep(cfg.secret_store, &id, secret, deadline, Fallback::Quiet)?;
+    }
+    if let Some(old @ Kept::Keyring(_)) = previous.and_then(|p| p.refresh_token.as_ref())
+        && s.refresh_token.as_ref() != Some(old)
+    {
+        let _ = secret_store::forget(old, deadline);
+    }
+    Ok(s)
+}
+
+/// The registration for `key`: the cached one while it lasts, else a new one (cached, its
+/// secret where `redshift_idc_secret_store` says).
 fn registration(
     plan: &Plan<'_>,
     deps: &Deps<'_>,
     key: &AccessKey,
     redirect: &str,
-) -> Result<Registration, Error> {
+) -> Result<StoredRegistration, Error> {
     let id = key.registration(redirect);
     let now = (deps.clock)();
     if let Some(store) = deps.store
@@ -229,6 +289,22 @@ fn registration(
     let r = deps
         .oidc
         .register_client(redirect, Instant::now() + plan.call_timeout)?;
+    let deadline = Instant::now() + plan.config.signin_timeout;
+    let secret = match SecretId::new(&format!("access/{id}/client_secret")) {
+        Some(sid) => secret_store::keep(
+            plan.config.secret_store,
+            &sid,
+            &r.client_secret,
+            deadline,
+            Fallback::Quiet,
+        )?,
+        None => Kept::Inline(r.client_secret.clone()),
+    };
+    let stored = StoredRegistration {
+        client_id: r.client_id,
+        client_secret: secret,
+        expires_at: r.expires_at,
+    };
     if let Some(store) = deps.store
         && let Ok(Some(g)) = store.lock(
             &id,
@@ -236,9 +312,9 @@ fn registration(
             Instant::now() + Duration::from_secs(2),
         )
     {
-        let _ = store.write(&g, &id, &session::encode_registration(&r));
+        let _ = store.write(&g, &id, &session::encode_registration(&stored));
     }
-    Ok(r)
+    Ok(stored)
 }
 
 fn sign_in(
@@ -265,7 +341,8 @@ fn sign_in(
         .into());
     }
     let redirect = redirect_uri(cfg.listen_port);
-    let reg = registration(plan, deps, key, &redirect)?;
+    let stored = registration(plan, deps, key, &redirect)?;
+    let reg = stored.reveal(Instant::now() + cfg.signin_timeout)?;
     let deadline = Instant::now() + cfg.signin_timeout;
     let tokens = match kind {
         SigninKind::Device => {
@@ -301,8 +378,9 @@ fn sign_in(
         meta: key.meta.clone(),
         access_token: tokens.access_token,
         expires_at: tokens.expires_at,
-        refresh_token: tokens.refresh_token,
-        registration: Some(reg),
+        refresh_token: tokens.refresh_token.map(Kept::Inline),
+        // The registration as its own entry keeps it: one keyring item, not one a session.
+        registration: Some(stored),
         signed_in: (deps.clock)(),
     })
 }
@@ -462,6 +540,7 @@ mod tests {
             signin_timeout: Duration::from_secs(5),
             no_browser: false,
             browser: None,
+            secret_store: crate::secret_store::Choice::File,
         }
     }
 

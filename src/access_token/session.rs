@@ -17,6 +17,7 @@ use zeroize::Zeroizing;
 use super::config::{AccessConfig, Source};
 use crate::aws::sso_oidc::Registration;
 use crate::cache::{Miss, check_schema};
+use crate::secret_store::{Kept, SecretId};
 use crate::token::{Secret, parse_rfc3339, rfc3339};
 
 /// Bump when the key or the entry format changes; the store's folder carries it.
@@ -88,6 +89,11 @@ impl AccessKey {
         )
     }
 
+    /// The keyring item of this session's refresh token (`redshift_idc_secret_store`).
+    pub fn refresh_token_id(&self) -> Option<SecretId> {
+        SecretId::of("access", &self.id, "refresh_token")
+    }
+
     /// Where a failed sign-in is recorded for the callers that waited for it.
     pub fn failure(&self) -> String {
         format!("{}-failed", self.id)
@@ -101,14 +107,47 @@ fn digest(what: &str, text: &str) -> String {
     hex::encode(&h.finalize()[..16])
 }
 
-/// A cached access-token session.
+/// A client registration as the cache keeps it: its secret in the entry, or where it is
+/// (the OS keyring), revealed only when a call needs it ([`StoredRegistration::reveal`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRegistration {
+    pub client_id: String,
+    pub client_secret: Kept,
+    pub expires_at: SystemTime,
+}
+
+impl StoredRegistration {
+    pub fn inline(r: Registration) -> StoredRegistration {
+        StoredRegistration {
+            client_id: r.client_id,
+            client_secret: Kept::Inline(r.client_secret),
+            expires_at: r.expires_at,
+        }
+    }
+
+    /// The registration with its secret, read from the keyring if it is kept there.
+    pub fn reveal(
+        &self,
+        deadline: std::time::Instant,
+    ) -> Result<Registration, crate::secret_store::Unavailable> {
+        Ok(Registration {
+            client_id: self.client_id.clone(),
+            client_secret: crate::secret_store::reveal(&self.client_secret, deadline)?,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+/// A cached access-token session. The access token is short-lived and read on every hit, so
+/// it is in the entry; the refresh token and the client secret are long-lived, so they may be
+/// in the OS keyring, the entry keeping a reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessSession {
     pub meta: AccessMeta,
     pub access_token: Secret,
     pub expires_at: SystemTime,
-    pub refresh_token: Option<Secret>,
-    pub registration: Option<Registration>,
+    pub refresh_token: Option<Kept>,
+    pub registration: Option<StoredRegistration>,
     pub signed_in: SystemTime,
 }
 
@@ -133,28 +172,51 @@ struct Doc {
     access_token: Zeroizing<String>,
     expires_at: String,
     refresh_token: Option<Zeroizing<String>>,
+    /// Where the refresh token is kept when not in this entry (`keyring:...`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    refresh_token_ref: Option<String>,
     client_id: Option<String>,
     client_secret: Option<Zeroizing<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    client_secret_ref: Option<String>,
     client_expires_at: Option<String>,
     signed_in: String,
 }
 
+/// A kept secret as the entry's two fields: the secret itself, or the reference.
+fn fields(kept: Option<&Kept>) -> (Option<Zeroizing<String>>, Option<String>) {
+    match kept {
+        Some(Kept::Inline(s)) => (Some(Zeroizing::new(s.expose().to_owned())), None),
+        Some(k) => (None, k.reference()),
+        None => (None, None),
+    }
+}
+
+/// The entry's two fields back as a kept secret; a reference this version does not know is
+/// none (the session then signs in again).
+fn kept(inline: Option<Zeroizing<String>>, reference: Option<String>) -> Option<Kept> {
+    match (inline, reference) {
+        (Some(s), _) => Some(Kept::Inline(Secret::new(s.to_string()))),
+        (None, Some(r)) => Kept::from_reference(&r),
+        (None, None) => None,
+    }
+}
+
 impl AccessSession {
     pub fn encode(&self) -> Zeroizing<Vec<u8>> {
+        let (refresh_token, refresh_token_ref) = fields(self.refresh_token.as_ref());
+        let (client_secret, client_secret_ref) =
+            fields(self.registration.as_ref().map(|r| &r.client_secret));
         let doc = Doc {
             schema: SCHEMA,
             meta: self.meta.clone(),
             access_token: Zeroizing::new(self.access_token.expose().to_owned()),
             expires_at: rfc3339(self.expires_at),
-            refresh_token: self
-                .refresh_token
-                .as_ref()
-                .map(|t| Zeroizing::new(t.expose().to_owned())),
+            refresh_token,
+            refresh_token_ref,
             client_id: self.registration.as_ref().map(|r| r.client_id.clone()),
-            client_secret: self
-                .registration
-                .as_ref()
-                .map(|r| Zeroizing::new(r.client_secret.expose().to_owned())),
+            client_secret,
+            client_secret_ref,
             client_expires_at: self.registration.as_ref().map(|r| rfc3339(r.expires_at)),
             signed_in: rfc3339(self.signed_in),
         };
@@ -169,10 +231,11 @@ impl AccessSession {
             return Err(Miss::OtherKey);
         }
         let time = |s: &str| parse_rfc3339(s).ok_or(Miss::Corrupt);
-        let registration = match (doc.client_id, doc.client_secret, doc.client_expires_at) {
-            (Some(id), Some(secret), Some(at)) => Some(Registration {
+        let secret = kept(doc.client_secret, doc.client_secret_ref);
+        let registration = match (doc.client_id, secret, doc.client_expires_at) {
+            (Some(id), Some(secret), Some(at)) => Some(StoredRegistration {
                 client_id: id,
-                client_secret: Secret::new(secret.to_string()),
+                client_secret: secret,
                 expires_at: time(&at)?,
             }),
             _ => None,
@@ -181,7 +244,7 @@ impl AccessSession {
             meta: doc.meta,
             access_token: Secret::new(doc.access_token.to_string()),
             expires_at: time(&doc.expires_at)?,
-            refresh_token: doc.refresh_token.map(|t| Secret::new(t.to_string())),
+            refresh_token: kept(doc.refresh_token, doc.refresh_token_ref),
             registration,
             signed_in: time(&doc.signed_in)?,
         })
@@ -189,26 +252,33 @@ impl AccessSession {
 }
 
 /// A client registration on its own (`reg-*` entries).
-pub fn encode_registration(r: &Registration) -> Zeroizing<Vec<u8>> {
+pub fn encode_registration(r: &StoredRegistration) -> Zeroizing<Vec<u8>> {
+    let (secret, reference) = fields(Some(&r.client_secret));
     Zeroizing::new(
         serde_json::to_vec(&serde_json::json!({
             "schema": SCHEMA,
             "client_id": r.client_id,
-            "client_secret": r.client_secret.expose(),
+            "client_secret": secret.as_deref().map(String::as_str),
+            "client_secret_ref": reference,
             "expires_at": rfc3339(r.expires_at),
         }))
         .unwrap_or_default(),
     )
 }
 
-pub fn decode_registration(bytes: &[u8]) -> Result<Registration, Miss> {
+pub fn decode_registration(bytes: &[u8]) -> Result<StoredRegistration, Miss> {
     check_schema(bytes, SCHEMA)?;
     let v: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| Miss::Corrupt)?;
-    let s = |k: &str| v[k].as_str().map(str::to_owned).ok_or(Miss::Corrupt);
-    Ok(Registration {
-        client_id: s("client_id")?,
-        client_secret: Secret::new(s("client_secret")?),
-        expires_at: parse_rfc3339(&s("expires_at")?).ok_or(Miss::Corrupt)?,
+    let s = |k: &str| v[k].as_str().map(str::to_owned);
+    let secret = kept(
+        s("client_secret").map(Zeroizing::new),
+        s("client_secret_ref"),
+    )
+    .ok_or(Miss::Corrupt)?;
+    Ok(StoredRegistration {
+        client_id: s("client_id").ok_or(Miss::Corrupt)?,
+        client_secret: secret,
+        expires_at: parse_rfc3339(&s("expires_at").ok_or(Miss::Corrupt)?).ok_or(Miss::Corrupt)?,
     })
 }
 
@@ -230,6 +300,7 @@ mod tests {
             signin_timeout: Duration::from_secs(120),
             no_browser: false,
             browser: None,
+            secret_store: crate::secret_store::Choice::File,
         }
     }
 
@@ -241,12 +312,12 @@ mod tests {
             meta: key.meta.clone(),
             access_token: Secret::new("at".into()),
             expires_at: now + Duration::from_secs(3600),
-            refresh_token: Some(Secret::new("rt".into())),
-            registration: Some(Registration {
+            refresh_token: Some(Kept::Inline(Secret::new("rt".into()))),
+            registration: Some(StoredRegistration::inline(Registration {
                 client_id: "c".into(),
                 client_secret: Secret::new("s".into()),
                 expires_at: now + Duration::from_secs(86_400),
-            }),
+            })),
             signed_in: now,
         };
         let bytes = s.encode();

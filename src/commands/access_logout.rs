@@ -56,6 +56,16 @@ pub fn run(cache: &Cache, args: &LogoutArgs, env: &Env) -> Result<Outcome, Error
                 what: format!("the access-token session {id}"),
             });
         };
+        // The refresh token's keyring item goes with the session (the registration stays).
+        if let Ok(bytes) = store.read(&id)
+            && let Ok(s) = session::AccessSession::decode(&bytes, None)
+            && let Some(kept) = &s.refresh_token
+            && let Err(e) = crate::secret_store::forget(kept, deadline)
+        {
+            tracing::warn!(
+                "the session is removed, but its refresh token is still in the OS keyring: {e}"
+            );
+        }
         if store.remove(&guard, &id).map_err(io_err)? && !id.ends_with("-failed") {
             removed += 1;
         }

@@ -293,7 +293,7 @@ impl SigninConfig {
 const SECRET_STORE_KEY: &str = crate::secret_store::SETTING;
 
 /// `auto` (the default), `keyring` or `file`.
-fn secret_store(v: Option<(String, String)>) -> Result<crate::secret_store::Choice, Error> {
+pub fn secret_store(v: Option<(String, String)>) -> Result<crate::secret_store::Choice, Error> {
     use crate::secret_store::Choice;
     match v {
         None => Ok(Choice::default()),

@@ -558,3 +558,91 @@ fn a_keyring_that_never_answers_is_bounded_by_the_signin_timeout() {
         .unwrap_or_else(|| panic!("no secret-store step: {v}"));
     assert_eq!(step["status"], "fail", "{step}");
 }
+
+/// The access-token mode keeps its long-lived secrets the same way: the refresh token and the
+/// client registration's secret go to the keyring, the cache files hold references, renewal
+/// reads them back, and logout removes the session's item.
+#[test]
+fn the_access_token_modes_refresh_token_and_client_secret_live_in_the_keyring() {
+    use std::io::{BufRead, BufReader};
+    let Some(keyring) = SecretService::start() else {
+        return;
+    };
+    let rs = StandIn::start();
+    // Access tokens live 200 s, inside the renewal window: the second run renews.
+    let idc = IdcStandIn::start_with(IdcConfig {
+        access_ttl: Duration::from_secs(200),
+        ..IdcConfig::default()
+    });
+    let mut sb = Sandbox::new(&rs);
+    sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &idc.url());
+    sb.write_aws_config(&format!(
+        "[default]\nregion = us-east-1\nredshift_idc_issuer_url = {}\nredshift_idc_region = us-east-1\n\
+         redshift_idc_signin = device\nredshift_idc_start_url = {}\n",
+        idc.config().issuer_url,
+        idc.config().start_url
+    ));
+    keyring.apply(&mut sb, "keyring");
+
+    let mut child = sb
+        .std_cmd()
+        .args(C1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let said = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .find(|l| l.contains("confirm the code"))
+        .expect("the device paragraph");
+    let url = said
+        .split_whitespace()
+        .find(|w| w.contains("user_code="))
+        .expect("the verification URL");
+    assert_eq!(idc.device_sign_in(url, "alice", true), 200);
+    let out = wait_until(
+        child,
+        Instant::now() + Duration::from_secs(30),
+        "device sign-in",
+    );
+    assert_success(&out);
+
+    let long_lived: Vec<String> = idc
+        .issued_secrets()
+        .into_iter()
+        .filter(|s| s.starts_with("aor.") || s.starts_with("cs."))
+        .collect();
+    assert_eq!(long_lived.len(), 2, "one refresh token, one client secret");
+    assert_not_in_cache(&sb, &long_lived);
+    let listed = keyring.our_items();
+    for secret in &long_lived {
+        assert!(
+            listed.contains(secret.as_str()),
+            "{secret:.6}… not in the keyring: {listed}"
+        );
+    }
+
+    // Renewal reads both back from the keyring: no second device code.
+    let renewed = sb.run(C1);
+    assert_success(&renewed);
+    assert_eq!(idc.count(Op::StartDeviceAuthorization), 1);
+    assert_eq!(idc.count_create_token_grant("refresh_token"), 1);
+    assert_not_in_cache(
+        &sb,
+        &idc.issued_secrets()
+            .into_iter()
+            .filter(|s| s.starts_with("aor."))
+            .collect::<Vec<_>>(),
+    );
+
+    // logout removes the session's refresh token item (the registration stays for reuse).
+    assert_success(&sb.run(&["logout"]));
+    let listed = keyring.our_items();
+    assert!(!listed.contains("/refresh_token"), "{listed}");
+    assert!(
+        listed.contains("/client_secret"),
+        "the registration stays: {listed}"
+    );
+}
