@@ -462,3 +462,57 @@ fn a_wrong_issuer_url_is_a_setup_error_before_any_window() {
         "no window for a setup that cannot work"
     );
 }
+
+#[test]
+fn callers_waiting_for_a_refused_device_sign_in_end_with_it_and_start_no_other() {
+    let a = Access::start(IdcConfig::default(), "");
+    a.configure(&format!(
+        "redshift_idc_signin = device\nredshift_idc_start_url = {}\n",
+        a.idc.config().start_url
+    ));
+    let spawn = || {
+        a.sb.std_cmd()
+            .args(C1)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = spawn();
+    let mut lines = BufReader::new(first.stderr.take().unwrap()).lines();
+    let said = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("confirm the code"))
+        .expect("the device paragraph on stderr");
+    // Three more callers arrive while the person is being asked: they wait on the lock.
+    let waiters: Vec<_> = (0..3).map(|_| spawn()).collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let url = said
+        .split_whitespace()
+        .find(|w| w.contains("user_code="))
+        .expect("the verification URL");
+    assert_eq!(
+        a.idc.device_sign_in(url, "dave", false),
+        200,
+        "the person refuses"
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let out = wait_until(first, deadline, "the refused sign-in");
+    assert_eq!(out.status.code(), Some(6));
+    for (i, w) in waiters.into_iter().enumerate() {
+        let out = wait_until(w, deadline, &format!("waiter {i}"));
+        assert_eq!(out.status.code(), Some(6), "waiter {i}: {}", stderr(&out));
+        assert!(out.stdout.is_empty());
+        assert!(
+            !stderr(&out).contains("confirm the code"),
+            "no second sign-in"
+        );
+    }
+    assert_eq!(
+        a.idc.count(Op::StartDeviceAuthorization),
+        1,
+        "one person asked, once"
+    );
+}
