@@ -277,7 +277,7 @@ fn registration(
     key: &AccessKey,
     redirect: &str,
 ) -> Result<StoredRegistration, Error> {
-    let id = key.registration(redirect);
+    let id = key.registration(plan.authorize_endpoint, redirect);
     let now = (deps.clock)();
     if let Some(store) = deps.store
         && let Ok(bytes) = store.read(&id)

@@ -75,14 +75,15 @@ impl AccessKey {
     }
 
     /// The key of the client registration these settings use: one registration serves every
-    /// sign-in of the instance, region and redirect URI until it expires.
-    pub fn registration(&self, redirect_uri: &str) -> String {
+    /// sign-in of the instance, region, sso-oidc endpoint (`endpoint`, where the client was
+    /// registered: another endpoint never issued it) and redirect URI until it expires.
+    pub fn registration(&self, endpoint: &str, redirect_uri: &str) -> String {
         format!(
             "reg-{}",
             digest(
                 "registration",
                 &format!(
-                    "{}\0{}\0{redirect_uri}",
+                    "{}\0{}\0{endpoint}\0{redirect_uri}",
                     self.meta.source, self.meta.idc_region
                 )
             )

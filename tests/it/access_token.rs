@@ -516,3 +516,25 @@ fn callers_waiting_for_a_refused_device_sign_in_end_with_it_and_start_no_other()
         "one person asked, once"
     );
 }
+
+/// A client registration belongs to the sso-oidc endpoint that made it: after the endpoint
+/// changes (another Identity Center, a proxy, a test stand-in), the next sign-in registers
+/// there instead of presenting a client the new endpoint never issued.
+#[test]
+fn a_registration_is_not_reused_at_another_sso_oidc_endpoint() {
+    let mut a = Access::start(IdcConfig::default(), "");
+    a.idc.set_browser_person("bob");
+    assert_success(&a.sb.run(&["login"]));
+    assert_success(&a.sb.run(&["logout"]));
+    let other = IdcStandIn::start_with(IdcConfig::default());
+    other.set_browser_person("bob");
+    a.sb.set("AWS_ENDPOINT_URL_SSO_OIDC", &other.url());
+    let out = a.sb.run(&["login", "--signin-timeout", "20"]);
+    assert_success(&out);
+    assert_eq!(
+        other.count_ok(Op::RegisterClient),
+        1,
+        "registered where it signs in"
+    );
+    assert_eq!(a.idc.count(Op::RegisterClient), 1);
+}
